@@ -1,0 +1,49 @@
+# pwh: `make demo` runs the whole pipeline on generated data; `make test` runs the test suite.
+# Both install what they need first (uv + the committed uv.lock into .venv).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TOOLS := .tools
+UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
+DEMO_DATE ?= 2026-01-14
+
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export RUNTIME__DLTHUB_TELEMETRY := false
+export GX_ANALYTICS_ENABLED := false
+export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
+export DO_NOT_TRACK := 1
+
+.PHONY: install demo test lint format docs clean
+
+$(TOOLS)/bin/uv:
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet uv==0.13.9
+
+install: $(BIN)/.installed
+
+$(BIN)/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	touch $@
+
+demo: install  ## generate sample data and run the nightly pipeline on it
+	$(BIN)/pwh generate --users 2000 --days 14 --start-date 2026-01-01
+	$(BIN)/pwh run --date $(DEMO_DATE)
+
+test: install  ## the whole test suite (what CI runs)
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+docs: install  ## dbt docs site for the current warehouse, in data/dbt/target
+	$(BIN)/python -c "from pwh.pipeline import dbt; from pwh.settings import load_settings; import datetime; dbt(load_settings(), datetime.date.today(), 'docs', 'generate')"
+
+clean:
+	rm -rf data .pytest_cache dbt_project/target dbt_project/logs

@@ -1,0 +1,39 @@
+"""pwh_nightly: the nightly pipeline as an Airflow DAG, one task per step of `pwh run`.
+
+This file only wires steps together: the work is in `pwh.pipeline`, shared with the command line.
+Tasks are keyed on the run's logical date, never the wall clock, so a re-run or a backfill of a date
+does the same work. Steps run one after another: they all write the one DuckDB warehouse file.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import chain, dag, task
+
+STEP_NAMES = ("ingest", "check_load_audit", "transform")  # pwh.pipeline.STEPS, checked by tests/dags
+
+
+def _run(step_name: str, **context) -> None:
+    from pwh.pipeline import run_step  # heavy imports stay out of DAG parsing
+
+    logical_date = context.get("logical_date") or context["dag_run"].run_after
+    run_step(step_name, logical_date.date(), context["run_id"])
+
+
+@dag(
+    dag_id="pwh_nightly",
+    description="Ingest, check and transform: the pwh nightly pipeline",
+    schedule="@daily",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args={"retries": 2, "retry_delay": timedelta(minutes=2)},
+    tags=["pwh"],
+)
+def pwh_nightly():
+    chain(*(task(task_id=name)(_run)(name) for name in STEP_NAMES))
+
+
+pwh_nightly()

@@ -1,0 +1,228 @@
+"""`pwh`: the command line analysts, marketers and engineers use (Typer + Rich)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from pwh.settings import Settings, load_settings, quiet_telemetry
+
+app = typer.Typer(
+    help="pwh, the personalization warehouse: raw customer data -> profiles, segments, recommendations.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+out = Console()
+log = logging.getLogger("pwh")
+
+DateOption = Annotated[
+    dt.datetime | None,
+    typer.Option("--date", formats=["%Y-%m-%d"], help="The run's logical date (default: today, UTC)."),
+]
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show debug logs.")] = False) -> None:
+    quiet_telemetry()
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_path=False, show_time=False)],
+    )
+    for noisy in ("dlt", "sqlalchemy", "fsspec", "urllib3", "numexpr"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _run_date(value: dt.datetime | None) -> dt.date:
+    return value.date() if value else dt.datetime.now(dt.UTC).date()
+
+
+@contextmanager
+def _failures() -> Iterator[None]:
+    """Turn expected failures into one red line and exit code 1 instead of a traceback."""
+    import duckdb
+
+    from pwh.pipeline import StepFailed
+
+    try:
+        yield
+    except (StepFailed, FileNotFoundError, ValueError, duckdb.Error) as exc:
+        console.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
+
+
+def _timed(label: str, work: Callable[[], Any]) -> Any:
+    started = time.perf_counter()
+    with console.status(f"{label}…"):
+        result = work()
+    console.print(f"[green]✓[/] {label} [dim]({time.perf_counter() - started:.1f} s)[/]")
+    return result
+
+
+@app.command()
+def generate(
+    users: Annotated[int, typer.Option(min=1, help="Number of people.")] = 2000,
+    days: Annotated[int, typer.Option(min=1, help="Days of events and logs.")] = 14,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same files.")] = 42,
+    start_date: Annotated[dt.datetime, typer.Option(formats=["%Y-%m-%d"], help="First day.")] = "2026-01-01",
+    bad_share: Annotated[float, typer.Option(min=0, max=0.5, help="Share of deliberately bad rows.")] = 0.005,
+) -> None:
+    """Write realistic sample sources (with ground truth in _truth/) into the landing zone."""
+    from pwh.generate import generate as write_sample
+
+    settings = load_settings()
+    with _failures():
+        summary = _timed(
+            f"generating {users} people x {days} days into {settings.landing_dir}",
+            lambda: write_sample(
+                settings.landing_dir, users=users, days=days, seed=seed, start_date=start_date.date(),
+                bad_share=bad_share, progress=lambda message: log.info(message),
+            ),
+        )  # fmt: skip
+    table = Table("output", "rows", title="generated")
+    for name, value in vars(summary).items():
+        table.add_row(name, f"{value:,}" if isinstance(value, int) else str(value))
+    out.print(table)
+
+
+@app.command()
+def ingest(
+    date: DateOption = None,
+    source: Annotated[list[str] | None, typer.Option(help="Only this source (repeatable).")] = None,
+) -> None:
+    """Load new landing data into the raw lake and the raw schemas."""
+    from pwh.pipeline import ingest as ingest_step
+    from pwh.pipeline import new_run_id
+
+    settings, run_date = load_settings(), _run_date(date)
+    with _failures():
+        rows = _timed(
+            "ingest", lambda: ingest_step(settings, run_date, new_run_id(run_date), tuple(source or ()))
+        )
+    _print_audit(rows)
+
+
+@app.command()
+def validate(
+    run_id: Annotated[str | None, typer.Option(help="Run to check (default: latest).")] = None,
+) -> None:
+    """Check that the load audit adds up: every row read was loaded or quarantined."""
+    from pwh.pipeline import check_load_audit
+    from pwh.warehouse import connect
+
+    settings = load_settings()
+    with _failures():
+        if run_id is None:
+            with connect(settings.warehouse_path, read_only=True) as con:
+                row = con.execute(
+                    "select run_id, run_date from audit.load_audit order by finished_at desc limit 1"
+                ).fetchone()
+            if row is None:
+                raise ValueError("the load audit is empty: run `pwh ingest` first")
+            run_id, run_date = row
+        else:
+            run_date = dt.date.fromisoformat(run_id[:10])
+        checked = check_load_audit(settings, run_date, run_id)
+    console.print(f"[green]✓[/] load audit of run {run_id} adds up ({checked} source tables)")
+
+
+@app.command()
+def transform(date: DateOption = None) -> None:
+    """Build and test the dbt models (staging, intermediate, marts)."""
+    from pwh.pipeline import new_run_id
+    from pwh.pipeline import transform as transform_step
+
+    settings, run_date = load_settings(), _run_date(date)
+    with _failures():
+        _timed("dbt build", lambda: transform_step(settings, run_date, new_run_id(run_date)))
+
+
+@app.command()
+def run(date: DateOption = None) -> None:
+    """The whole nightly pipeline: every step in order, then a summary of what is in the warehouse."""
+    from pwh.pipeline import STEPS, new_run_id
+
+    settings, run_date = load_settings(), _run_date(date)
+    run_id = new_run_id(run_date)
+    console.print(f"run [bold]{run_id}[/] for {run_date} · warehouse {settings.warehouse_path}")
+    results = {}
+    with _failures():
+        for step in STEPS:
+            results[step.name] = _timed(
+                f"{step.name}: {step.description}", lambda s=step: s.run(settings, run_date, run_id)
+            )
+    _print_audit(results["ingest"])
+    _print_summary(settings)
+
+
+@app.command()
+def query(
+    sql: Annotated[str, typer.Argument(help="SQL to run against the warehouse (read-only).")],
+    format: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
+) -> None:
+    """Run read-only SQL against the warehouse, e.g. `pwh query "select * from marts.daily_activity"`."""
+    from pwh.warehouse import connect
+
+    if format not in ("table", "csv", "json"):
+        console.print(f"[bold red]error:[/] unknown format {format!r}: use table, csv or json")
+        raise typer.Exit(2)
+    settings = load_settings()
+    with _failures(), connect(settings.warehouse_path, read_only=True) as con:
+        result = con.sql(sql)
+        if result is None:
+            return
+        columns, rows = result.columns, result.fetchall()
+    if format == "csv":
+        import csv
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        writer.writerows(rows)
+    elif format == "json":
+        out.print_json(json.dumps([dict(zip(columns, row, strict=True)) for row in rows], default=str))
+    else:
+        table = Table(*columns)
+        for row in rows:
+            table.add_row(*("" if value is None else str(value) for value in row))
+        out.print(table)
+
+
+def _print_audit(rows) -> None:
+    table = Table("source", "table", "files", "read", "loaded", "quarantined", "balanced", title="load audit")
+    for row in rows:
+        table.add_row(
+            row.source, row.table_name, f"{row.files_read:,}", f"{row.rows_read:,}", f"{row.rows_loaded:,}",
+            f"{row.rows_quarantined:,}", "[green]yes[/]" if row.is_balanced else "[red]NO[/]",
+        )  # fmt: skip
+    out.print(table)
+
+
+def _print_summary(settings: Settings) -> None:
+    from pwh.warehouse import connect, table_counts
+
+    table = Table("schema", "table", "rows", title="warehouse")
+    with connect(settings.warehouse_path, read_only=True) as con:
+        for schema, name, rows in table_counts(con):
+            table.add_row(schema, name, f"{rows:,}")
+    out.print(table)
+    out.print(
+        f"Warehouse: [bold]{settings.warehouse_path}[/] (open it read-only with duckdb, or:)\n"
+        '  pwh query "select * from marts.daily_activity order by activity_date desc limit 10"\n'
+        '  pwh query "select * from marts.load_audit" --format csv'
+    )
+
+
+if __name__ == "__main__":
+    app()

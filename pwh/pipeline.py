@@ -1,0 +1,128 @@
+"""The nightly pipeline's steps: one function per step, shared by `pwh run` and the Airflow DAG.
+
+Every step takes the settings, the run's logical date and the run id, and is safe to repeat: loaders
+only pick up what is new, dbt rebuilds its models, checks only read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pwh.settings import Settings, load_settings, quiet_telemetry
+
+log = logging.getLogger(__name__)
+
+
+class StepFailed(RuntimeError):
+    """A pipeline step failed; the message says which step and why."""
+
+
+def new_run_id(run_date: dt.date) -> str:
+    return f"{run_date.isoformat()}-{uuid.uuid4().hex[:8]}"
+
+
+def ingest(settings: Settings, run_date: dt.date, run_id: str, sources: tuple[str, ...] | None = None):
+    """Load every source (or the named ones) into the raw lake and raw schemas; returns audit rows."""
+    quiet_telemetry()
+    from ingestion.runner import SOURCES, ingest_source
+
+    rows = []
+    for name in sources or SOURCES:
+        log.info("ingest: %s", name)
+        try:
+            rows += ingest_source(name, settings, run_date, run_id)
+        except Exception as exc:  # re-raised with the source named; the cause stays chained
+            raise StepFailed(f"ingest {name}: {exc}") from exc
+    return rows
+
+
+def check_load_audit(settings: Settings, run_date: dt.date, run_id: str) -> int:
+    """Fail when any source of this run read rows it neither loaded nor quarantined (or vice versa)."""
+    from pwh.warehouse import connect
+
+    with connect(settings.warehouse_path, read_only=True) as con:
+        unbalanced = con.execute(
+            """
+            select source, table_name, rows_read, rows_loaded, rows_quarantined
+            from audit.load_audit
+            where run_id = ? and rows_read <> rows_loaded + rows_quarantined
+            """,
+            [run_id],
+        ).fetchall()
+        checked = con.execute("select count(*) from audit.load_audit where run_id = ?", [run_id]).fetchone()[
+            0
+        ]
+    if unbalanced:
+        details = "; ".join(
+            f"{s}.{t}: read {r}, loaded {lo}, quarantined {q}" for s, t, r, lo, q in unbalanced
+        )
+        raise StepFailed(f"load audit does not add up for run {run_id}: {details}")
+    if checked == 0:
+        raise StepFailed(f"no load audit rows for run {run_id}: run `pwh ingest` for this run first")
+    return checked
+
+
+def dbt(settings: Settings, run_date: dt.date, *args: str) -> str:
+    """Run a dbt command on the project against the warehouse; returns its output, raises on failure."""
+    quiet_telemetry()
+    executable = shutil.which("dbt", path=str(Path(sys.executable).parent)) or shutil.which("dbt")
+    if executable is None:
+        raise StepFailed("dbt is not installed in this environment: run `make install`")
+    work_dir = settings.data_dir / "dbt"
+    command = [
+        executable, *args,
+        "--project-dir", str(settings.dbt_project_dir),
+        "--profiles-dir", str(settings.dbt_project_dir),
+        "--target-path", str(work_dir / "target"),
+        "--log-path", str(work_dir / "logs"),
+        "--vars", json.dumps({"run_date": run_date.isoformat(), "reporting_currency": settings.reporting_currency}),
+    ]  # fmt: skip
+    env = {**os.environ, "PWH_WAREHOUSE_PATH": str(settings.warehouse_path)}
+    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    log.info("running %s", " ".join(command[:2]))
+    done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=settings.dbt_project_dir)
+    for line in done.stdout.splitlines():
+        log.debug("dbt: %s", line)
+    if done.returncode != 0:
+        failures = [line for line in done.stdout.splitlines() if "ERROR" in line or "FAIL" in line]
+        tail = "\n".join(failures[-15:] or done.stdout.splitlines()[-15:] or done.stderr.splitlines()[-15:])
+        raise StepFailed(f"dbt {args[0]} failed (full log in {work_dir / 'logs'}):\n{tail}")
+    return done.stdout
+
+
+def transform(settings: Settings, run_date: dt.date, run_id: str) -> str:
+    """Build and test every dbt model (seeds, staging, intermediate, marts)."""
+    return dbt(settings, run_date, "build")
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    run: Callable[[Settings, dt.date, str], object]
+    description: str
+
+
+# The nightly pipeline, in order. The DAG has one task per step; `pwh run` runs them one after another.
+STEPS = (
+    Step("ingest", ingest, "load new landing data into the raw lake and raw schemas"),
+    Step("check_load_audit", check_load_audit, "every row read was loaded or quarantined"),
+    Step("transform", transform, "dbt build: staging, intermediate and marts, with their tests"),
+)
+
+
+def run_step(name: str, run_date: dt.date, run_id: str) -> object:
+    """Run one step by name with settings from the environment (what each Airflow task calls)."""
+    steps = {step.name: step for step in STEPS}
+    if name not in steps:
+        raise ValueError(f"unknown step {name!r}; steps are {', '.join(steps)}")
+    return steps[name].run(load_settings(), run_date, run_id)

@@ -1,0 +1,78 @@
+"""Where pwh reads and writes: every path comes from a `PWH_` environment variable or a config file.
+
+Precedence: environment variable > config file (`$PWH_CONFIG`, else `./pwh.toml` if present) > default.
+The lake path may be a local folder or any fsspec URL (`s3://bucket/lake`); the other paths are local.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+REPO_DIR = Path(__file__).resolve().parents[1]
+
+# Keep tools quiet offline: their telemetry would otherwise retry network calls.
+TELEMETRY_OFF = {
+    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    "RUNTIME__DLTHUB_TELEMETRY": "false",
+    "GX_ANALYTICS_ENABLED": "false",
+    "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+    "DO_NOT_TRACK": "1",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    landing_dir: Path
+    crm_url: str
+    lake_url: str
+    warehouse_path: Path
+    dlt_dir: Path
+    exports_dir: Path
+    dbt_project_dir: Path
+    reporting_currency: str = "EUR"
+
+
+def _config_file() -> dict[str, str]:
+    path = os.environ.get("PWH_CONFIG")
+    candidate = Path(path) if path else Path("pwh.toml")
+    if not candidate.exists():
+        if path:
+            raise FileNotFoundError(f"PWH_CONFIG points at {candidate}, which does not exist")
+        return {}
+    with candidate.open("rb") as handle:
+        return {str(key).lower(): str(value) for key, value in tomllib.load(handle).items()}
+
+
+def load_settings() -> Settings:
+    """Resolve settings from the environment and the optional config file."""
+    file_values = _config_file()
+
+    def get(name: str, default: str) -> str:
+        return os.environ.get(f"PWH_{name.upper()}") or file_values.get(name) or default
+
+    data_dir = Path(get("data_dir", "./data")).expanduser().resolve()
+    landing_dir = Path(get("landing_dir", str(data_dir / "landing"))).expanduser().resolve()
+    values = {
+        "data_dir": data_dir,
+        "landing_dir": landing_dir,
+        "crm_url": get("crm_url", f"sqlite:///{landing_dir / 'crm.sqlite'}"),
+        "lake_url": get("lake_url", str(data_dir / "lake")),
+        "warehouse_path": Path(get("warehouse_path", str(data_dir / "warehouse" / "pwh.duckdb"))).resolve(),
+        "dlt_dir": Path(get("dlt_dir", str(data_dir / "dlt"))).resolve(),
+        "exports_dir": Path(get("exports_dir", str(data_dir / "exports"))).resolve(),
+        "dbt_project_dir": Path(get("dbt_project_dir", str(REPO_DIR / "dbt_project"))).resolve(),
+        "reporting_currency": get("reporting_currency", "EUR").upper(),
+    }
+    unknown = set(file_values) - {field.name for field in fields(Settings)}
+    if unknown:
+        raise ValueError(f"unknown setting(s) in config file: {', '.join(sorted(unknown))}")
+    return Settings(**values)
+
+
+def quiet_telemetry() -> None:
+    for key, value in TELEMETRY_OFF.items():
+        os.environ.setdefault(key, value)
