@@ -7,6 +7,7 @@ does the same work. Steps run one after another: they all write the one DuckDB w
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import pendulum
@@ -29,7 +30,10 @@ def _run(step_name: str, **context) -> None:
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
-    default_args={"retries": 2, "retry_delay": timedelta(minutes=2)},
+    default_args={
+        "retries": int(os.environ.get("PWH_TASK_RETRIES", "2")),
+        "retry_delay": timedelta(minutes=2),
+    },
     tags=["pwh"],
 )
 def pwh_nightly():

@@ -1,0 +1,20 @@
+-- Fails with one row per load whose counts do not add up: every row ingestion read must have been
+-- either loaded or quarantined (rows_read = rows_loaded + rows_quarantined).
+
+with load_audit as (
+    select * from {{ ref('load_audit') }}
+),
+
+unbalanced as (
+    select
+        run_id,
+        source,
+        table_name,
+        rows_read,
+        rows_loaded,
+        rows_quarantined
+    from load_audit
+    where not is_balanced
+)
+
+select * from unbalanced

@@ -1,0 +1,79 @@
+"""The nightly DAG: it parses, wires the same steps as `pwh run`, and really runs under `airflow dags test`."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pwh.pipeline import STEPS
+from pwh.warehouse import connect
+from tests.sample import SAMPLE_RUN_DATE
+
+REPO = Path(__file__).resolve().parents[2]
+AIRFLOW = Path(sys.executable).parent / "airflow"
+
+
+@pytest.fixture(scope="module")
+def airflow_env(tmp_path_factory):
+    """An Airflow home with a migrated metadata database (SQLite), used through subprocesses only."""
+    home = tmp_path_factory.mktemp("airflow")
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    }
+    env.pop("PWH_TASK_RETRIES", None)
+    subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True, timeout=300)
+    return env
+
+
+INSPECT_DAG = """
+import json
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(dag_folder="{dags}")
+dag = bag.get_dag("pwh_nightly")
+print(json.dumps({{
+    "errors": {{str(k): str(v) for k, v in bag.import_errors.items()}},
+    "tasks": [task.task_id for task in dag.topological_sort()],
+    "retries": [task.retries for task in dag.tasks],
+    "max_active_runs": dag.max_active_runs,
+}}))
+"""
+
+
+def test_dag_parses_and_mirrors_the_pipeline_steps(airflow_env):
+    done = subprocess.run(
+        [sys.executable, "-c", INSPECT_DAG.format(dags=REPO / "dags")],
+        env=airflow_env, capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    dag = json.loads(done.stdout.strip().splitlines()[-1])
+    assert dag["errors"] == {}
+    assert dag["tasks"] == [step.name for step in STEPS]
+    assert min(dag["retries"]) >= 1
+    assert dag["max_active_runs"] == 1, "steps share one DuckDB writer"
+
+
+def test_airflow_dags_test_runs_the_pipeline(airflow_env, sample_settings):
+    # the sample_settings fixture set PWH_* for this process; a failure must fail now, not after retry delays
+    env = {
+        **airflow_env,
+        **{k: v for k, v in os.environ.items() if k.startswith("PWH_")},
+        "PWH_TASK_RETRIES": "0",
+    }
+    done = subprocess.run(
+        [AIRFLOW, "dags", "test", "pwh_nightly", SAMPLE_RUN_DATE.isoformat()],
+        env=env, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    assert "state=success" in done.stdout + done.stderr
+    with connect(sample_settings.warehouse_path, read_only=True) as con:
+        runs = con.execute("select distinct run_id, run_date from audit.load_audit").fetchall()
+        activity_days = con.execute(
+            "select count(distinct activity_date) from marts.daily_activity"
+        ).fetchone()[0]
+    assert len(runs) == 1 and runs[0][0].startswith("manual__") and runs[0][1] == SAMPLE_RUN_DATE
+    assert activity_days >= 1

@@ -1,0 +1,95 @@
+"""The whole nightly pipeline through the real command line, on generated sample data."""
+
+import csv
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from pwh.warehouse import connect, table_counts
+from tests.sample import SAMPLE_RUN_DATE
+
+PWH = Path(sys.executable).parent / "pwh"
+# Tables that record each run by design; every other table must be unchanged by a repeated run.
+RUN_LOGS = {("audit", "load_audit"), ("staging", "stg_audit__load_audits"), ("marts", "load_audit")}
+
+
+def pwh(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([PWH, *args], capture_output=True, text=True, env=os.environ, timeout=900)
+
+
+@pytest.fixture
+def first_run(sample_settings):
+    done = pwh("run", "--date", SAMPLE_RUN_DATE.isoformat())
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return sample_settings, done
+
+
+def test_run_populates_every_layer_and_accounts_for_every_row(first_run):
+    settings, done = first_run
+    assert str(settings.warehouse_path) in done.stdout and "pwh query" in done.stdout
+    with connect(settings.warehouse_path, read_only=True) as con:
+        counts = {(schema, table): rows for schema, table, rows in table_counts(con)}
+        audit = con.execute(
+            "select source, sum(rows_read), sum(rows_loaded), sum(rows_quarantined) from audit.load_audit group by 1"
+        ).fetchall()
+    for layer in ("raw_crm", "raw_events", "raw_logs", "raw_catalog", "staging", "marts"):
+        tables = {key: rows for key, rows in counts.items() if key[0] == layer}
+        assert tables and all(rows > 0 for rows in tables.values()), (layer, tables)
+
+    bad = pq.read_table(settings.landing_dir / "_truth" / "bad_rows.parquet").to_pylist()
+    injected = {
+        source: sum(1 for row in bad if row["source"] == source) for source in ("events", "logs", "catalog")
+    }
+    for source, read, loaded, quarantined in audit:
+        assert read == loaded + quarantined, source
+        if source in injected:
+            assert quarantined == injected[source], f"{source}: every injected bad row, and only those"
+
+
+def test_second_run_on_the_same_landing_data_changes_nothing(first_run):
+    settings, _ = first_run
+    with connect(settings.warehouse_path, read_only=True) as con:
+        before = {(schema, table): rows for schema, table, rows in table_counts(con)}
+    done = pwh("run", "--date", SAMPLE_RUN_DATE.isoformat())
+    assert done.returncode == 0, done.stderr[-3000:]
+    with connect(settings.warehouse_path, read_only=True) as con:
+        after = {(schema, table): rows for schema, table, rows in table_counts(con)}
+        second = con.execute(
+            "select sum(rows_read) from audit.load_audit where run_id = (select max_by(run_id, finished_at) from audit.load_audit)"
+        ).fetchone()[0]
+    assert {k: v for k, v in after.items() if k not in RUN_LOGS} == {
+        k: v for k, v in before.items() if k not in RUN_LOGS
+    }
+    assert second == 0, "nothing new to read on the second run"
+
+
+def test_query_formats_and_read_only(first_run):
+    done = pwh(
+        "query", "select activity_date, channel from marts.daily_activity order by 1, 2 limit 3", "-f", "csv"
+    )
+    assert done.returncode == 0, done.stderr
+    rows = list(csv.reader(io.StringIO(done.stdout)))
+    assert rows[0] == ["activity_date", "channel"] and len(rows) == 4
+    refused = pwh("query", "delete from marts.daily_activity")
+    assert refused.returncode == 1 and "read-only" in refused.stderr.lower()
+
+
+def test_landing_zone_with_only_a_crm_database(settings):
+    from pwh.generate import generate
+
+    generate(settings.landing_dir, users=50, days=1, seed=3)
+    for folder in ("events", "logs", "catalog"):
+        for path in sorted((settings.landing_dir / folder).rglob("*"), reverse=True):
+            path.unlink() if path.is_file() else path.rmdir()
+    done = pwh("ingest", "--date", "2026-01-01")
+    assert done.returncode == 0, done.stderr[-3000:]
+    with connect(settings.warehouse_path, read_only=True) as con:
+        by_source = dict(
+            con.execute("select source, sum(rows_loaded) from audit.load_audit group by 1").fetchall()
+        )
+    assert by_source["crm"] > 0 and by_source["events"] == by_source["logs"] == by_source["catalog"] == 0

@@ -1,0 +1,55 @@
+"""Reading landing files: line numbers, blank lines, damaged gzip and invalid UTF-8 never lose a line."""
+
+import datetime as dt
+import gzip
+
+from ingestion.files import LandingFile, new_files, read_lines
+
+
+def _file(path, landing):
+    return LandingFile(path, path.relative_to(landing).as_posix(), dt.date(2026, 1, 1))
+
+
+def test_lines_are_numbered_and_blank_lines_skipped(tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_text('{"a": 1}\n\n{"a": 2}\r\n')
+    table = read_lines(_file(path, tmp_path)).to_pylist()
+    assert [(row["line_number"], row["raw_line"]) for row in table] == [(1, '{"a": 1}'), (3, '{"a": 2}')]
+    assert all(row["read_error"] is None for row in table)
+
+
+def test_truncated_gzip_keeps_readable_lines_and_flags_the_cut_one(tmp_path):
+    full = gzip.compress(b"".join(f'{{"n": {i}}}\n'.encode() for i in range(2000)))
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(full[: len(full) // 2])
+    rows = read_lines(_file(path, tmp_path)).to_pylist()
+    assert rows, "the readable prefix must be kept"
+    assert all(row["read_error"] is None for row in rows[:-1])
+    assert rows[-1]["read_error"].startswith("truncated gzip")
+    assert rows[0]["raw_line"] == '{"n": 0}'
+
+
+def test_invalid_utf8_is_flagged_per_line(tmp_path):
+    path = tmp_path / "bad.log"
+    path.write_bytes(b"good line\nbad \xff\xfe line\nanother good\n")
+    rows = read_lines(_file(path, tmp_path)).to_pylist()
+    assert [row["read_error"] is None for row in rows] == [True, False, True]
+    assert "invalid UTF-8" in rows[1]["read_error"]
+
+
+def test_not_gzip_at_all_is_one_quarantinable_row(tmp_path):
+    path = tmp_path / "x.jsonl.gz"
+    path.write_bytes(b"this is not gzip")
+    rows = read_lines(_file(path, tmp_path)).to_pylist()
+    assert len(rows) == 1 and rows[0]["read_error"].startswith("corrupt gzip")
+
+
+def test_new_files_respects_loaded_set_and_run_date(tmp_path):
+    for day in ("2026-01-01", "2026-01-02", "2026-01-03"):
+        (tmp_path / "events" / day).mkdir(parents=True)
+        (tmp_path / "events" / day / "events-0000.jsonl.gz").write_bytes(gzip.compress(b"{}\n"))
+    (tmp_path / "events" / "not-a-date").mkdir()
+    loaded = {"events/2026-01-01/events-0000.jsonl.gz": 1}
+    found = new_files(tmp_path, "events", (".jsonl.gz",), loaded, until=dt.date(2026, 1, 2))
+    assert [file.relative for file in found] == ["events/2026-01-02/events-0000.jsonl.gz"]
+    assert new_files(tmp_path, "logs", (".log",), {}, None) == []
