@@ -42,8 +42,8 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-docs: install  ## dbt docs site for the current warehouse, in data/dbt/target
-	$(BIN)/python -c "from pwh.pipeline import dbt; from pwh.settings import load_settings; import datetime; dbt(load_settings(), datetime.date.today(), 'docs', 'generate')"
+docs: install  ## dbt docs site for the current warehouse: data/dbt/target/static_index.html
+	$(BIN)/pwh docs
 
 clean:
 	rm -rf data .pytest_cache dbt_project/target dbt_project/logs

@@ -72,6 +72,7 @@ def _read_rows(path: Path, relative: str) -> pa.Table:
 
 class ProductValidator(LineValidator):
     data_columns = (*COLUMNS, "source_file", "line_number")
+    keys = ("product_id",)
     sql = """
     with typed as (
         select

@@ -112,6 +112,8 @@ def event_fields() -> tuple[Field, ...]:
 class EventValidator(LineValidator):
     """Schema checks plus event_id de-duplication against earlier batches and the warehouse."""
 
+    keys = ("event_id",)
+
     def __init__(self, warehouse_path: Path | None) -> None:
         super().__init__()
         fields = event_fields()

@@ -131,6 +131,7 @@ class LineValidator:
 
     sql: str = ""
     data_columns: tuple[str, ...] = ()
+    keys: tuple[str, ...] = ()  # never null in valid rows: marked so, to match the dlt primary-key hint
 
     def __init__(self) -> None:
         import duckdb
@@ -152,7 +153,9 @@ class LineValidator:
             "select source_file, line_number, raw_line, reason from checked where reason is not null "
             "order by line_number"
         )
-        return valid.arrow().read_all(), quarantined.arrow().read_all()
+        valid_rows = valid.arrow().read_all()
+        schema = pa.schema([field.with_nullable(field.name not in self.keys) for field in valid_rows.schema])
+        return valid_rows.cast(schema), quarantined.arrow().read_all()
 
     def after_batch(self) -> None:
         """Hook run once `checked` holds the batch (e.g. to remember ids)."""

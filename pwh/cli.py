@@ -88,7 +88,7 @@ def generate(
             f"generating {users} people x {days} days into {settings.landing_dir}",
             lambda: write_sample(
                 settings.landing_dir, users=users, days=days, seed=seed, start_date=start_date.date(),
-                bad_share=bad_share, progress=lambda message: log.info(message),
+                bad_share=bad_share,
             ),
         )  # fmt: skip
     table = Table("output", "rows", title="generated")
@@ -165,6 +165,17 @@ def run(date: DateOption = None) -> None:
             )
     _print_audit(results["ingest"])
     _print_summary(settings)
+
+
+@app.command()
+def docs() -> None:
+    """Build dbt's documentation site (lineage, every model and column) as one HTML file."""
+    from pwh.pipeline import dbt
+
+    settings = load_settings()
+    with _failures():
+        _timed("dbt docs generate", lambda: dbt(settings, _run_date(None), "docs", "generate", "--static"))
+    out.print(f"Open {settings.data_dir / 'dbt' / 'target' / 'static_index.html'} in a browser.")
 
 
 @app.command()
