@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
@@ -38,6 +38,7 @@ class Field:
     """One column of raw_events.events, derived from a (possibly nested) schema property."""
 
     path: str  # JSON path, e.g. $.product.price
+    position: int  # 1-based index into `vals`, the row's values extracted in one JSON parse
     column: str
     json_type: str
     required: bool
@@ -45,19 +46,26 @@ class Field:
     is_datetime: bool
 
     @property
+    def json(self) -> str:
+        return f"vals[{self.position}]"
+
+    @property
+    def text(self) -> str:
+        return f"({self.json} ->> '$')"
+
+    @property
     def sql_value(self) -> str:
         if self.is_datetime:
-            return f"try_cast(doc ->> '{self.path}' as timestamptz)"
+            return f"try_cast({self.text} as timestamptz)"
         if self.json_type == "object":
-            return f"(doc -> '{self.path}')::varchar"
-        column_type = JSON_TYPES[self.json_type][1]
-        return f"try_cast(doc ->> '{self.path}' as {column_type})"
+            return f"{self.json}::varchar"
+        return f"try_cast({self.text} as {JSON_TYPES[self.json_type][1]})"
 
     def sql_reason(self) -> str:
         """A SQL CASE branch that names what is wrong with this field, or nothing."""
-        kind = f"json_type(doc, '{self.path}')"
+        kind = f"json_type({self.json})"
         accepted = ", ".join(f"'{name}'" for name in JSON_TYPES[self.json_type][0])
-        text = f"(doc ->> '{self.path}')"
+        text = self.text
         branches = []
         if self.required:
             branches.append(
@@ -98,7 +106,7 @@ def _fields(properties: dict, required: set[str], prefix: str = "$", parent: str
             continue
         enum = tuple(spec["enum"]) if "enum" in spec else None
         fields.append(
-            Field(path, column, json_type, name in required, enum, spec.get("format") == "date-time")
+            Field(path, 0, column, json_type, name in required, enum, spec.get("format") == "date-time")
         )
     return fields
 
@@ -106,7 +114,8 @@ def _fields(properties: dict, required: set[str], prefix: str = "$", parent: str
 @cache
 def event_fields() -> tuple[Field, ...]:
     schema = json.loads(SCHEMA_PATH.read_text())
-    return tuple(_fields(schema["properties"], set(schema.get("required", []))))
+    fields = _fields(schema["properties"], set(schema.get("required", [])))
+    return tuple(replace(field, position=index) for index, field in enumerate(fields, start=1))
 
 
 class EventValidator(LineValidator):
@@ -121,6 +130,7 @@ class EventValidator(LineValidator):
         self.con.execute("create temp table seen_ids (event_id varchar primary key)")
         values = ",\n                ".join(f"{field.sql_value} as {field.column}" for field in fields)
         reasons = "\n                    ".join(field.sql_reason() for field in fields)
+        paths = "[" + ", ".join(f"'{field.path}'" for field in fields) + "]"
         earlier = "false"
         if warehouse_path is not None and warehouse_path.exists():
             self.con.execute(f"attach '{warehouse_path}' as warehouse (read_only)")
@@ -137,7 +147,9 @@ class EventValidator(LineValidator):
                 line_number,
                 raw_line,
                 read_error,
-                case when read_error is null and json_valid(raw_line) then raw_line::json end as doc
+                case when read_error is null and json_valid(raw_line) then json_type(raw_line) end as doc_type,
+                -- one parse per line: every schema path extracted at once
+                case when doc_type = 'OBJECT' then json_extract(raw_line, {paths}) end as vals
             from lines
         ),
         typed as (
@@ -151,8 +163,8 @@ class EventValidator(LineValidator):
                 *,
                 case
                     when read_error is not null then read_error
-                    when doc is null then 'malformed JSON'
-                    when json_type(doc) <> 'OBJECT' then 'not a JSON object: ' || lower(json_type(doc))
+                    when doc_type is null then 'malformed JSON'
+                    when doc_type <> 'OBJECT' then 'not a JSON object: ' || lower(doc_type)
                     {reasons}
                     when event_id in (select event_id from seen_ids) then 'duplicate event_id (loaded in an earlier file of this run)'
                     when {earlier} then 'duplicate event_id (already in the warehouse)'

@@ -137,7 +137,7 @@ class LineValidator:
         import duckdb
 
         self.con = duckdb.connect()
-        self.con.execute("set TimeZone = 'UTC'")
+        self.con.execute("set TimeZone = 'UTC'; set enable_progress_bar = false")
 
     def __call__(self, lines: pa.Table) -> tuple[pa.Table, pa.Table]:
         self.con.register("lines", lines)

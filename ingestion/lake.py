@@ -22,7 +22,7 @@ def export_load(
     """Write the rows `load_id` put into `dataset.table` to the lake; returns the file written, if any."""
     reader = con.execute(
         f'select * from "{dataset}"."{table}" where _dlt_load_id = ?', [load_id]
-    ).fetch_record_batch(rows_per_batch=256_000)
+    ).to_arrow_reader(256_000)
     filesystem, root = fsspec.core.url_to_fs(lake_url)
     folder = f"{root.rstrip('/')}/{dataset}/{table}/load_date={load_date.isoformat()}"
     path = f"{folder}/{load_id}.parquet"

@@ -19,7 +19,7 @@ def connect(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConn
     path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path), read_only=read_only)
     try:
-        con.execute("set TimeZone = 'UTC'")
+        con.execute("set TimeZone = 'UTC'; set enable_progress_bar = false")
         yield con
     finally:
         con.close()
