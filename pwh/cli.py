@@ -150,6 +150,18 @@ def transform(date: DateOption = None) -> None:
 
 
 @app.command()
+def train(date: DateOption = None) -> None:
+    """Train and evaluate the recommender; publish it only if it beats the popularity baseline."""
+    from pwh.pipeline import new_run_id
+    from pwh.pipeline import train as train_step
+
+    settings, run_date = load_settings(), _run_date(date)
+    with _failures():
+        summary = _timed("train", lambda: train_step(settings, run_date, new_run_id(run_date)))
+    _print_model_run(summary)
+
+
+@app.command()
 def run(date: DateOption = None) -> None:
     """The whole nightly pipeline: every step in order, then a summary of what is in the warehouse."""
     from pwh.pipeline import STEPS, new_run_id
@@ -164,6 +176,7 @@ def run(date: DateOption = None) -> None:
                 f"{step.name}: {step.description}", lambda s=step: s.run(settings, run_date, run_id)
             )
     _print_audit(results["ingest"])
+    _print_model_run(results["train"])
     _print_summary(settings)
 
 
@@ -218,6 +231,11 @@ def _print_audit(rows) -> None:
             f"{row.rows_quarantined:,}", "[green]yes[/]" if row.is_balanced else "[red]NO[/]",
         )  # fmt: skip
     out.print(table)
+
+
+def _print_model_run(summary) -> None:
+    verdict = "[green]published[/]" if summary.is_published else "[yellow]not published[/]"
+    out.print(f"recommender {summary.model_version}: {verdict} ({summary.reason})")
 
 
 def _print_summary(settings: Settings) -> None:

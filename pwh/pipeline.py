@@ -105,6 +105,13 @@ def transform(settings: Settings, run_date: dt.date, run_id: str) -> str:
     return dbt(settings, run_date, "build")
 
 
+def train(settings: Settings, run_date: dt.date, run_id: str):
+    """Train and evaluate the recommender; publish its tables only if it beats the popularity baseline."""
+    from models_ml.nightly import train as train_recommender
+
+    return train_recommender(settings, run_date, run_id)
+
+
 @dataclass(frozen=True)
 class Step:
     name: str
@@ -117,6 +124,7 @@ STEPS = (
     Step("ingest", ingest, "load new landing data into the raw lake and raw schemas"),
     Step("check_load_audit", check_load_audit, "every row read was loaded or quarantined"),
     Step("transform", transform, "dbt build: staging, intermediate and marts, with their tests"),
+    Step("train", train, "recommender: train, evaluate against popularity, publish if better"),
 )
 
 

@@ -15,7 +15,11 @@ def test_lake_at_an_fsspec_url_holds_exactly_the_loaded_rows(sample_settings):
     ingest(settings, SAMPLE_RUN_DATE, "run-1", ("events", "catalog"))
     memory = fsspec.filesystem("memory")
     try:
-        for dataset, table in [("raw_events", "events"), ("raw_events", "quarantine"), ("raw_catalog", "products")]:
+        for dataset, table in [
+            ("raw_events", "events"),
+            ("raw_events", "quarantine"),
+            ("raw_catalog", "products"),
+        ]:
             files = memory.glob(f"/pwh-test-lake/{dataset}/{table}/load_date={SAMPLE_RUN_DATE}/*.parquet")
             assert len(files) == 1, (dataset, table, files)
             lake_rows = pq.read_table(files[0], filesystem=memory).num_rows
