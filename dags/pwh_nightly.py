@@ -13,7 +13,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import chain, dag, task
 
-STEP_NAMES = ("ingest", "check_load_audit", "transform", "train")  # pwh.pipeline.STEPS, checked by tests/dags
+STEP_NAMES = ("ingest", "check_load_audit", "transform", "dedupe", "train")  # pwh.pipeline.STEPS, checked by tests/dags
 
 
 def _run(step_name: str, **context) -> None:
@@ -25,7 +25,7 @@ def _run(step_name: str, **context) -> None:
 
 @dag(
     dag_id="pwh_nightly",
-    description="Ingest, check, transform, train: the pwh nightly pipeline",
+    description="Ingest, check, transform, dedupe, train: the pwh nightly pipeline",
     schedule="@daily",
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,

@@ -161,6 +161,45 @@ def train(date: DateOption = None) -> None:
     _print_model_run(summary)
 
 
+dedupe_app = typer.Typer(help="Deduplication of CRM customer records (dedupe).", no_args_is_help=True)
+app.add_typer(dedupe_app, name="dedupe")
+
+
+@dedupe_app.command("evaluate")
+def dedupe_evaluate() -> None:
+    """Pairwise precision/recall of the current clusters against a generated landing zone's _truth/."""
+    from models_ml.crm_clusters import evaluate
+
+    settings = load_settings()
+    with _failures():
+        precision, recall, evaluated = evaluate(settings, f"evaluate-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}")
+    out.print(f"dedupe on {evaluated:,} customers: pairwise precision {precision:.4f}, recall {recall:.4f}")
+
+
+@dedupe_app.command("label")
+def dedupe_label() -> None:
+    """Label record pairs at the console; they are added to the committed training pairs."""
+    from models_ml.crm_clusters import customers
+    from models_ml.dedupe import TRAINING_PAIRS, label_interactively
+
+    settings = load_settings()
+    with _failures():
+        added = label_interactively(customers(settings).to_pylist(), TRAINING_PAIRS)
+    out.print(f"{added} labelled pair(s) added to {TRAINING_PAIRS}; run `pwh dedupe train` to use them")
+
+
+@dedupe_app.command("train")
+def dedupe_train() -> None:
+    """Rebuild the dedupe settings from the labelled pairs and a sample of the warehouse's customers."""
+    from models_ml.crm_clusters import customers
+    from models_ml.dedupe import retrain
+
+    settings = load_settings()
+    with _failures():
+        path = _timed("dedupe training", lambda: retrain(customers(settings).to_pylist()))
+    out.print(f"settings written to {path}; check them with benchmarks/dedupe_crm.py before committing")
+
+
 @app.command()
 def run(date: DateOption = None) -> None:
     """The whole nightly pipeline: every step in order, then a summary of what is in the warehouse."""

@@ -105,9 +105,16 @@ def transform(settings: Settings, run_date: dt.date, run_id: str) -> str:
     return dbt(settings, run_date, "build")
 
 
+def dedupe(settings: Settings, run_date: dt.date, run_id: str):
+    """Cluster CRM customer records that are the same person (dedupe, committed settings)."""
+    from models_ml.crm_clusters import cluster_customers
+
+    return cluster_customers(settings, run_date, run_id)
+
+
 def train(settings: Settings, run_date: dt.date, run_id: str):
     """Train and evaluate the recommender; publish its tables only if it beats the popularity baseline."""
-    from models_ml.nightly import train as train_recommender
+    from models_ml.recommendations import train as train_recommender
 
     return train_recommender(settings, run_date, run_id)
 
@@ -124,6 +131,7 @@ STEPS = (
     Step("ingest", ingest, "load new landing data into the raw lake and raw schemas"),
     Step("check_load_audit", check_load_audit, "every row read was loaded or quarantined"),
     Step("transform", transform, "dbt build: staging, intermediate and marts, with their tests"),
+    Step("dedupe", dedupe, "dedupe: cluster CRM records of the same person"),
     Step("train", train, "recommender: train, evaluate against popularity, publish if better"),
 )
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 
 # Schemas pwh builds; anything else in the file (dlt's own tables aside) is someone else's.
-SCHEMAS = ("raw_crm", "raw_events", "raw_logs", "raw_catalog", "audit", "staging", "intermediate", "marts")
+SCHEMAS = ("raw_crm", "raw_events", "raw_logs", "raw_catalog", "audit", "seeds", "staging", "intermediate", "ml", "marts")
 
 
 @contextmanager

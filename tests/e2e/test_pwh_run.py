@@ -4,6 +4,7 @@ import csv
 import datetime
 import io
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -113,7 +114,7 @@ def _recommendation_state(con) -> tuple | None:
 def test_training_is_recorded_and_a_model_that_fails_the_gate_changes_nothing(first_run):
     """The small test sample may or may not let SVD beat popularity: both outcomes are checked for what
     they must guarantee, and the unpublished path is then forced with a run date before any data."""
-    from models_ml.nightly import train
+    from models_ml.recommendations import train
 
     settings, done = first_run
     with connect(settings.warehouse_path, read_only=True) as con:
@@ -153,3 +154,20 @@ def test_training_is_recorded_and_a_model_that_fails_the_gate_changes_nothing(fi
         runs = con.execute("select count(*) from marts.model_runs").fetchone()[0]
     assert after == before, "a model that is not published leaves the previous recommendations"
     assert runs == 2
+
+
+def test_every_customer_is_clustered_and_dedupe_matches_the_truth(first_run):
+    settings, _ = first_run
+    with connect(settings.warehouse_path, read_only=True) as con:
+        customers = con.execute("select count(*) from staging.stg_crm__customers").fetchone()[0]
+        clustered, orphans = con.execute(
+            """
+            select count(*), count(*) filter (where cluster_id not in (select customer_id from ml.crm_customer_clusters))
+            from ml.crm_customer_clusters
+            """
+        ).fetchone()
+    assert clustered == customers and orphans == 0
+    done = pwh("dedupe", "evaluate")
+    assert done.returncode == 0, done.stderr
+    precision, recall = (float(value) for value in re.findall(r"(?:precision|recall) ([0-9.]+)", done.stdout))
+    assert precision >= 0.95 and recall >= 0.95, done.stdout

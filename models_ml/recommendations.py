@@ -1,4 +1,4 @@
-"""The nightly training step: warehouse interactions -> recommender -> published recommendation tables.
+"""The nightly recommender step: warehouse interactions -> recommender -> published recommendation tables.
 
 Reads interactions (events + orders) and the catalogue from the warehouse, trains and evaluates the SVD
 recommender against the popularity baseline on a time split ending at the run's logical date, and:
