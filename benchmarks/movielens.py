@@ -1,11 +1,22 @@
 """Top-10 recommendation quality on public data: MovieLens ml-latest-small (610 users, 9,724 movies).
 
     .venv/bin/python benchmarks/movielens.py [--data-dir DIR] [--min-rating 0] [--seed 42] [--no-ease]
+        [--protocol random|time|both] [--direct | --compare-direct] [--work-dir DIR]
 
 Data: `<data-dir>/ml-latest-small/ratings.csv`; the data dir is `--data-dir`, else $PWH_BENCHMARKS_DIR, else
 `../shared/benchmarks` next to the repository. Every rating >= `--min-rating` (default 0: all ratings)
 counts as one implicit interaction, weight 1, no time decay: the benchmark compares models, not the
 warehouse's event weights.
+
+How the ratings reach the models (details in benchmarks/movielens_events.py):
+- default, through pwh: each rating is written as one pwh analytics event (`product_view`, the rating in
+  `properties.rating`) to a temporary landing zone, gzip JSON lines under `events/YYYY-MM-DD/`; pwh's own
+  ingestion (`pwh.pipeline.ingest`, events source) loads them into a temporary warehouse, failing if any
+  rating is quarantined or lost; the interaction table is read back from `raw_events.events`. It must
+  equal the one read straight from ratings.csv, and so must every split matrix built from it, so the
+  figures are those of `--direct` (`--compare-direct` also runs the models on the CSV path and checks
+  every metric; it doubles the model time). `--work-dir` keeps the landing zone and warehouse there.
+- `--direct`: ratings.csv read straight into the interaction table, no pwh in between.
 
 Protocols (both seeded, training items never recommended, metrics averaged over users with test items):
 - random: per user, a random 25% of their interactions is the test set (75/25, users with >= 2).
@@ -27,6 +38,7 @@ import datetime as dt
 import logging
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -40,6 +52,14 @@ from threadpoolctl import threadpool_limits  # scikit-learn's own dependency
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.movielens_events import (  # noqa: E402
+    FILE_NAME,
+    ingest_events,
+    read_interactions,
+    same_interactions,
+    temporary_pwh,
+    write_events,
+)
 from models_ml.recommend.evaluate import evaluate, tune_svd  # noqa: E402
 from models_ml.recommend.interactions import build_interactions, per_user_random_split, time_split  # noqa: E402
 from models_ml.recommend.models import (  # noqa: E402
@@ -56,7 +76,7 @@ SVD_DAMPINGS = (-0.25, 0.0, 0.25, 0.5)
 SVD_USER_NORMS = (0.0, 0.5, 1.0)
 KNN_NEIGHBOURS = (25, 50, 100, 200)
 EASE_L2 = (100.0, 500.0)
-WEIGHTS = {"rating": 1.0}
+WEIGHTS = {"product_view": 1.0}  # every rating: one implicit positive
 REFERENCE_ML100K = [
     ("popularity", 0.245, "STACK.md (measured)"),
     ("item-kNN", 0.433, "STACK.md (measured)"),
@@ -78,7 +98,7 @@ def data_dir(argument: str | None) -> Path:
 
 
 def load_ratings(path: Path, min_rating: float) -> pa.Table:
-    """ratings.csv as an interaction table (user_id, item_id, event_type='rating', occurred_at)."""
+    """ratings.csv as an interaction table (user_id, item_id, event_type='product_view', occurred_at)."""
     ratings = pacsv.read_csv(path)
     ratings = ratings.filter(pc.greater_equal(ratings["rating"], min_rating))
     seconds = ratings["timestamp"].cast(pa.int64()).to_numpy()
@@ -86,7 +106,7 @@ def load_ratings(path: Path, min_rating: float) -> pa.Table:
         {
             "user_id": ratings["userId"],
             "item_id": ratings["movieId"],
-            "event_type": pa.array(np.full(ratings.num_rows, "rating")),
+            "event_type": pa.array(np.full(ratings.num_rows, "product_view")),
             "occurred_at": pa.array(seconds * 1_000_000, type=pa.timestamp("us", tz="UTC")),
         }
     )
@@ -196,6 +216,56 @@ def print_table(title: str, rows: list[dict[str, Any]]) -> None:
         )
 
 
+def load_through_pwh(path: Path, min_rating: float, work_dir: Path) -> pa.Table:
+    """ratings.csv -> pwh events in a landing zone -> pwh ingestion -> interaction table from the warehouse."""
+    started = time.perf_counter()
+    landing_dir = work_dir / "landing"
+    landing = write_events(path, landing_dir)
+    written = time.perf_counter()
+    print(
+        f"wrote {landing.events:,} product_view events to {landing.files:,} files "
+        f"{landing_dir}/events/{{{landing.first_day}..{landing.last_day}}}/{FILE_NAME} "
+        f"({written - started:.1f} s)"
+    )
+    with temporary_pwh(work_dir) as settings:
+        _, audit_line = ingest_events(settings, landing)
+        ingested = time.perf_counter()
+        print(f"{audit_line} ({ingested - written:.1f} s)")
+        table = read_interactions(settings, min_rating, landing.events)
+    print(
+        f"read {table.num_rows:,} interactions back from raw_events.events in {settings.warehouse_path} "
+        f"({time.perf_counter() - ingested:.1f} s)"
+    )
+    return table
+
+
+def same_matrices(left: dict[str, Any], right: dict[str, Any]) -> bool:
+    """The train / test / fit / validation matrices of two protocols are identical, cell for cell."""
+    for name in ("train", "test", "fit", "validation"):
+        a, b = sp.csr_matrix(left[name]), sp.csr_matrix(right[name])
+        if a.shape != b.shape or (a != b).nnz:
+            return False
+    return left.get("note") == right.get("note")
+
+
+METRICS = ("precision@10", "recall@10", "ndcg@10", "map@10", "coverage@10")
+
+
+def compare_figures(rows: list[dict[str, Any]], direct: list[dict[str, Any]], tolerance: float = 1e-6) -> str:
+    """One line: whether every model's metrics equal the --direct path's (raises when they do not)."""
+    if [(r["model"], r["params"], r["users"]) for r in rows] != [
+        (r["model"], r["params"], r["users"]) for r in direct
+    ]:
+        raise SystemExit(f"models, tuned parameters or test users differ from --direct:\n{rows}\n{direct}")
+    largest = max(abs(a[m] - b[m]) for a, b in zip(rows, direct, strict=True) for m in METRICS)
+    if not largest <= tolerance:
+        raise SystemExit(f"figures differ from --direct by up to {largest:.2e}")
+    return (
+        f"figures equal the --direct path's: {len(rows)} models x {len(METRICS)} metrics, same tuned "
+        f"parameters, largest difference {largest:.1e}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -205,6 +275,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--no-ease", action="store_true", help="skip EASE (it inverts items x items: ~100 s)")
     parser.add_argument("--protocol", choices=("random", "time", "both"), default="both")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--direct", action="store_true", help="read ratings.csv straight, not through pwh")
+    source.add_argument(
+        "--compare-direct",
+        action="store_true",
+        help="through pwh, and also run the models on the direct path and check every metric is the same",
+    )
+    parser.add_argument("--work-dir", type=Path, help="keep the landing zone and warehouse here (new folder)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
@@ -212,23 +290,55 @@ def main() -> None:
     if not path.exists():
         sys.exit(f"{path} not found: pass --data-dir or set PWH_BENCHMARKS_DIR")
     started = time.perf_counter()
-    table = load_ratings(path, args.min_rating)
+    direct = load_ratings(path, args.min_rating)
+    if args.direct:
+        table, reference, route = direct, None, "ratings.csv read directly (--direct)"
+    else:
+        route = "pwh events -> pwh ingestion -> raw_events.events"
+        if args.work_dir:
+            if args.work_dir.exists() and any(args.work_dir.iterdir()):
+                sys.exit(f"--work-dir {args.work_dir} is not empty")
+            table = load_through_pwh(path, args.min_rating, args.work_dir.resolve())
+        else:
+            with tempfile.TemporaryDirectory(prefix="pwh-movielens-") as tmp:
+                table = load_through_pwh(path, args.min_rating, Path(tmp))
+        if not same_interactions(table, direct):
+            sys.exit("the interactions read back from the warehouse differ from ratings.csv")
+        print("the warehouse's interactions equal ratings.csv's row for row (user, movie, type, timestamp)")
+        reference = direct
     users = len(pc.unique(table["user_id"]))
     items = len(pc.unique(table["item_id"]))
     positives = "all ratings" if args.min_rating <= 0 else f"ratings >= {args.min_rating:g}"
     print(
-        f"MovieLens ml-latest-small: {table.num_rows:,} interactions ({positives}), {users} users, {items:,} items"
+        f"\nMovieLens ml-latest-small via {route}: {table.num_rows:,} interactions ({positives}), "
+        f"{users} users, {items:,} items"
     )
     print(f"top-{K}, training items excluded, seed {args.seed}; tuning on a validation split inside training")
 
+    protocols = []
     if args.protocol in ("random", "both"):
-        protocol = random_protocol(table, args.seed)
-        rows = run(protocol, not args.no_ease, args.seed)
-        print_table(f"Per-user random 75/25 split ({rows[0]['users']} test users)", rows)
+        protocols.append(("random", lambda t: random_protocol(t, args.seed)))
     if args.protocol in ("time", "both"):
-        protocol = time_protocol(table)
+        protocols.append(("time", time_protocol))
+    for name, make in protocols:
+        protocol = make(table)
         rows = run(protocol, not args.no_ease, args.seed)
-        print_table(f"Global time split, {protocol['note']} ({rows[0]['users']} test users)", rows)
+        if name == "random":
+            title = f"Per-user random 75/25 split ({rows[0]['users']} test users)"
+        else:
+            title = f"Global time split, {protocol['note']} ({rows[0]['users']} test users)"
+        print_table(title, rows)
+        if reference is None:
+            continue
+        if not same_matrices(protocol, make(reference)):
+            sys.exit(f"{name} protocol: split matrices differ from the --direct path's")
+        if args.compare_direct:
+            print(compare_figures(rows, run(make(reference), not args.no_ease, args.seed)))
+        else:
+            print(
+                "train/test/fit/validation matrices identical to the --direct path's, cell for cell: "
+                "same figures (--compare-direct reruns the models to check)"
+            )
 
     print("\nReference NDCG@10 on MovieLens-100k (a different, denser set), per-user random 75/25:")
     print("  " + ", ".join(f"{name} {value:.3f}" for name, value, _ in REFERENCE_ML100K[:5]) + " (STACK.md)")
