@@ -131,7 +131,7 @@ STEPS = (
     Step("ingest", ingest, "load new landing data into the raw lake and raw schemas"),
     Step("check_load_audit", check_load_audit, "every row read was loaded or quarantined"),
     Step("transform", transform, "dbt build: staging, intermediate and marts, with their tests"),
-    Step("dedupe", dedupe, "dedupe: cluster CRM records of the same person"),
+    Step("dedupe", dedupe, "cluster CRM records of the same person"),
     Step("train", train, "recommender: train, evaluate against popularity, publish if better"),
 )
 
