@@ -6,6 +6,7 @@ import jsonschema
 import pyarrow as pa
 import pytest
 
+from ingestion.catalog import COLUMNS as CATALOG_COLUMNS
 from ingestion.catalog import ProductValidator
 from ingestion.events import SCHEMA_PATH, EventValidator
 from ingestion.logs import LogValidator
@@ -137,18 +138,7 @@ def test_log_lines_parse_or_quarantine():
 
 
 def products(*rows):
-    columns = (
-        "product_id",
-        "title",
-        "description",
-        "category",
-        "brand",
-        "price",
-        "currency",
-        "tags",
-        "launched_at",
-    )
-    table = {name: [row.get(name) for row in rows] for name in columns}
+    table = {name: [row.get(name) for row in rows] for name in CATALOG_COLUMNS}
     return pa.table(
         {
             **table,
