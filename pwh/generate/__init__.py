@@ -91,6 +91,7 @@ def generate(
 
     summary = GenerateSummary(people=users)
     bad_rows: list[tuple[str, str, BadLine]] = []
+    junk: Counter[tuple[str, str]] = Counter()  # placeholder identifiers in the events
     window_start_s, window_end_s = window_seconds(start_date, days)
 
     pop = make_population(users, rng(PEOPLE), start_date)
@@ -117,6 +118,7 @@ def generate(
         for day in range(days):
             date_text = (start_date + dt.timedelta(days=day)).isoformat()
             day_events, orders = events.simulate_day(context, day, rng(DAY_EVENTS, day))
+            junk.update(events.junk_identifiers(context, day_events))
             # purchases become orders first: the events carry their order ids
             next_id = FIRST_ORDER_ID + summary.orders
             order_ids = insert_orders(
@@ -151,7 +153,7 @@ def generate(
         con.close()
         db.close()
 
-    write_truth(landing_dir / "_truth", pop, crm, magazine, bad_rows)
+    write_truth(landing_dir / "_truth", pop, crm, magazine, bad_rows, junk)
     _warn_about_other_days(landing_dir, start_date, days)
     summary.bad_rows.update(Counter(source for source, _, _ in bad_rows))
     summary.files_written += 2 + len(TRUTH_FILES)  # crm.sqlite, products.csv

@@ -4,6 +4,11 @@ A day is simulated as numpy columns, never as per-event Python objects: sessions
 start), browse events inside them (page and product views, searches, videos, newsletter forms), then
 the funnel on top (add to cart, removals, checkout, purchase) and logins. Purchases become CRM orders.
 DuckDB renders the columns as JSON lines, and bad lines are spliced in while writing.
+
+Identifiers are messy the way real tracking is: household guests browse and log in on their host's
+device (`people.py`), a few newsletter forms are filled in with a placeholder address (JUNK_EMAILS), and
+a few sessions come from clients that send a placeholder cookie (JUNK_ANONYMOUS_IDS). Junk values belong
+to no one; `_truth/junk_identifiers.parquet` counts them.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from pwh.generate import ids, vocab
 from pwh.generate.catalog import Catalog
 from pwh.generate.crm import DAY, Crm, OrderBatch, person_currency
 from pwh.generate.lines import BadLine, Corruption, write_parts
-from pwh.generate.people import MAX_DEVICES, Population
+from pwh.generate.people import MAX_DEVICES, SHARED_DEVICE_SESSION_SHARE, Population
 from pwh.generate.sampling import (
     cumulative,
     group_starts,
@@ -64,6 +69,14 @@ EXTERNAL_REFERRERS = (
     "https://www.google.com/", "https://www.bing.com/", "https://www.instagram.com/",
     "https://www.facebook.com/", "https://newsletter.example.com/", "https://www.example.com/",
 )  # fmt: skip
+# placeholders typed into newsletter forms. The identity blocklist (dbt_project/seeds/identity_blocklist.csv)
+# catches the first three; asdf@asdf.com gets through, so only the shared-identifier guard stops it linking
+# the people who typed it.
+JUNK_EMAILS = ("test@test.com", "noreply@example.com", "test@gmail.com", "asdf@asdf.com")
+JUNK_EMAIL_SHARE = 0.005  # of form_submit events; at least one a day
+# cookies of broken clients: a web tracker that lost its id, an app reporting the zeroed advertising id
+JUNK_ANONYMOUS_IDS = ("undefined", "00000000-0000-0000-0000-000000000000")
+JUNK_ANONYMOUS_ID_SHARE = 0.002  # of sessions; at least one a day
 
 RENDER_SQL = """
 SELECT to_json(struct_pack(
@@ -212,20 +225,33 @@ class EventContext:
     tz: np.ndarray  # per person: index into TZ_SUFFIXES
     prices: np.ndarray  # (product, currency)
     product_ids: pa.StringArray
-    emails: pa.StringArray  # person emails, their odd-case forms, record emails, their odd-case forms
+    emails: pa.StringArray  # person emails, their odd-case forms, record emails, their odd-case forms, junk
+    anonymous_ids: pa.StringArray  # devices (Population.anonymous_id), then JUNK_ANONYMOUS_IDS
 
     @classmethod
     def build(cls, pop: Population, catalog: Catalog, crm: Crm, window_start_s: int) -> EventContext:
         # the suffix with the country's offset (index 0, "Z", is what some clients send instead)
         tz_by_country = np.array([1 + list(TZ_MINUTES[1:]).index(c.utc_offset_min) for c in vocab.COUNTRIES])
-        emails = pa.array(
-            pop.email + _typed_oddly(pop.email) + crm.login_email + _typed_oddly(crm.login_email)
+        people_emails = pop.email + _typed_oddly(pop.email)
+        emails = pa.array(people_emails + crm.login_email + _typed_oddly(crm.login_email) + list(JUNK_EMAILS))
+        anonymous_ids = pa.concat_arrays(
+            [pop.anonymous_id, pa.array(JUNK_ANONYMOUS_IDS, pop.anonymous_id.type)]
         )
         return cls(
             pop, catalog, crm, build_site(catalog), window_start_s, cumulative(pop.category_pref),
             person_currency(pop), tz_by_country[pop.country], catalog.price_table(),
-            pa.array(catalog.product_id, pa.string()), emails,
+            pa.array(catalog.product_id, pa.string()), emails, anonymous_ids,
         )  # fmt: skip
+
+    @property
+    def junk_email(self) -> int:
+        """Index of the first of JUNK_EMAILS in `emails`."""
+        return len(self.emails) - len(JUNK_EMAILS)
+
+    @property
+    def junk_anonymous_id(self) -> int:
+        """Index of the first of JUNK_ANONYMOUS_IDS in `anonymous_ids`."""
+        return len(self.anonymous_ids) - len(JUNK_ANONYMOUS_IDS)
 
 
 @dataclass
@@ -236,7 +262,7 @@ class DayEvents:
     tz: np.ndarray
     event_type: np.ndarray
     session: np.ndarray
-    device: np.ndarray  # person * MAX_DEVICES + k: the anonymous id
+    device: np.ndarray  # index into EventContext.anonymous_ids: person * MAX_DEVICES + k, or a junk id
     device_kind: np.ndarray
     channel: np.ndarray
     user_id: np.ndarray
@@ -260,7 +286,7 @@ class Sessions:
     person: np.ndarray
     is_signup: np.ndarray  # the session in which a new customer signs up
     signup_ms: np.ndarray  # when, for signup sessions (0 otherwise)
-    device: np.ndarray  # person * MAX_DEVICES + k
+    device: np.ndarray  # person * MAX_DEVICES + k, or the host's device of a household guest
     channel: np.ndarray
     start_ms: np.ndarray
     n_browse: np.ndarray  # browse events, before cart, login and checkout events are added
@@ -316,6 +342,9 @@ def start_sessions(ctx: EventContext, day: int, rng: np.random.Generator) -> Ses
     signup_ms[is_signup] = signup_s * 1000 + rng.integers(0, 1000, size=len(signup_s))
     device = person * MAX_DEVICES + (rng.random(n) * pop.n_devices[person]).astype(np.int64)
     device[is_signup] = person[is_signup] * MAX_DEVICES  # device 0: a browser
+    # household guests use their host's browser for some sessions (with their own account)
+    shared = pop.shared_device[person]
+    device = np.where((shared >= 0) & (rng.random(n) < SHARED_DEVICE_SESSION_SHARE), shared, device)
     channel = np.array([CHANNELS.index(d.channel) for d in vocab.DEVICES])[pop.device_kind[device]]
     start_ms = session_starts(day_start_s * 1000, n, rng)
     record = crm.pick_records(person, rng)
@@ -446,6 +475,13 @@ def simulate_day(ctx: EventContext, day: int, rng: np.random.Generator) -> tuple
         [2 * n_people + record + odd * n_records, person + odd * n_people],
         -1,
     )
+    forms = np.flatnonzero(kind == FORM)
+    junk = rng.choice(forms, size=_some(len(forms), JUNK_EMAIL_SHARE), replace=False)
+    email[junk] = ctx.junk_email + rng.integers(len(JUNK_EMAILS), size=len(junk))
+    # a broken client sends the same placeholder cookie for a whole session
+    cookie = s.device.copy()
+    junk = rng.choice(len(s), size=_some(len(s), JUNK_ANONYMOUS_ID_SHARE), replace=False)
+    cookie[junk] = ctx.junk_anonymous_id + (s.channel[junk] != WEB)  # "undefined" on the web, zeros in apps
     first = group_starts(session)
     entry = ctx.site.external[rng.integers(len(ctx.site.external), size=len(kind))]
     entry[(rng.random(len(kind)) < 0.3) | ~web] = -1  # typed in, bookmarks, apps
@@ -466,7 +502,7 @@ def simulate_day(ctx: EventContext, day: int, rng: np.random.Generator) -> tuple
 
     device_kind = ctx.pop.device_kind[s.device[session]]
     day_events = DayEvents(
-        ts_ms=ts, tz=tz, event_type=kind, session=session, device=s.device[session],
+        ts_ms=ts, tz=tz, event_type=kind, session=session, device=cookie[session],
         device_kind=np.where(server, -1, device_kind), channel=np.where(server, SERVER, s.channel[session]),
         user_id=user_id, email=email, page=np.where(server, -1, ev["page"]),
         referrer=np.where(server, -1, referrer), product=product,
@@ -477,6 +513,23 @@ def simulate_day(ctx: EventContext, day: int, rng: np.random.Generator) -> tuple
     for f in fields(DayEvents):
         setattr(day_events, f.name, getattr(day_events, f.name)[by_time])
     return day_events, orders
+
+
+def _some(n: int, share: float) -> int:
+    """How many of n things get a rare property: round(n * share), but at least one when share > 0."""
+    return 0 if n == 0 or share <= 0 else min(n, max(1, round(n * share)))
+
+
+def junk_identifiers(ctx: EventContext, day: DayEvents) -> dict[tuple[str, str], int]:
+    """(identifier_type, value) -> how many of the day's events carry that junk value."""
+    counts = {}
+    for kind, column, start, values in (
+        ("email", day.email, ctx.junk_email, JUNK_EMAILS),
+        ("anonymous_id", day.device, ctx.junk_anonymous_id, JUNK_ANONYMOUS_IDS),
+    ):
+        found = np.bincount(column[column >= start] - start, minlength=len(values))
+        counts |= {(kind, value): int(c) for value, c in zip(values, found, strict=True) if c}
+    return counts
 
 
 def _take(dictionary: pa.Array, index: np.ndarray) -> pa.Array:
@@ -503,7 +556,7 @@ def render_part(
         "ts_ms": cols["ts_ms"],
         "tz_minutes": TZ_MINUTES[cols["tz"]],
         "tz_suffix": pa.array(TZ_SUFFIXES).take(cols["tz"]),
-        "anonymous_id": ctx.pop.anonymous_id.take(cols["device"]),
+        "anonymous_id": ctx.anonymous_ids.take(cols["device"]),
         "user_id": pa.array(cols["user_id"], mask=cols["user_id"] < 0),
         "email": _take(ctx.emails, cols["email"]),
         "session_id": session_ids.take(cols["session"]),

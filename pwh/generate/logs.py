@@ -1,7 +1,8 @@
 """Magazine access logs: `logs/YYYY-MM-DD/access-NNNN.log.gz` (Combined Log Format + visitor cookie).
 
 People read articles according to their theme preferences, from their browser devices, so the cookie
-in the last field is the same anonymous_id their shop events carry. The theme of an article is in its
+in the last field is the same anonymous_id their shop events carry (household guests read on their
+host's browser as often as they shop on it, with its cookie). The theme of an article is in its
 words, but only some paths name it (`/magazine/<theme>/...`); others are `/articles/<slug>` or
 `/stories/<yyyy>/<mm>/<slug>`. Crawlers, redirects and dead links add noise.
 """
@@ -19,7 +20,7 @@ import pyarrow as pa
 from pwh.generate import vocab
 from pwh.generate.crm import DAY
 from pwh.generate.lines import BadLine, Corruption, write_parts
-from pwh.generate.people import MAX_DEVICES, Population
+from pwh.generate.people import MAX_DEVICES, SHARED_DEVICE_SESSION_SHARE, Population
 from pwh.generate.sampling import (
     cumulative,
     group_starts,
@@ -143,6 +144,8 @@ def simulate_day(mag: Magazine, pop: Population, day_start_s: int, rng: np.rando
     web = np.array([d.channel == "web" for d in vocab.DEVICES])
     device = person * MAX_DEVICES + k
     device = np.where(web[pop.device_kind[device]], device, person * MAX_DEVICES)  # apps don't read
+    shared = pop.shared_device[person]
+    device = np.where((shared >= 0) & (rng.random(len(person)) < SHARED_DEVICE_SESSION_SHARE), shared, device)
     start = session_starts(day_start_s * 1000, len(person), rng)
     pages = np.minimum(rng.geometric(1 / MEAN_PAGES_PER_VISIT, size=len(person)), 15)
     visit = np.repeat(np.arange(len(person)), pages)

@@ -3,6 +3,11 @@
 Every source is a noisy view of these people; `_truth/` records the mapping back to them. Tastes are
 Dirichlet preference vectors over product categories and magazine themes (the themes partly follow the
 categories, so the two sources tell a consistent story about a person).
+
+A few people share a home with their neighbour in the population (person 2k with 2k + 1): the guest of
+such a household uses the host's first device (a browser) for part of their shop and magazine visits,
+logging in with their own account. The device still belongs to its host; identity stitching must not
+merge the two on its evidence.
 """
 
 from __future__ import annotations
@@ -16,6 +21,9 @@ import pyarrow as pa
 from pwh.generate import ids, vocab
 
 MAX_DEVICES = 4  # cookies / app installs per person
+# a pair of people (2k, 2k + 1) is a household with this probability, so this share of people live in one
+HOUSEHOLD_SHARE = 0.04
+SHARED_DEVICE_SESSION_SHARE = 0.25  # of a guest's shop sessions and magazine visits: on the host's device
 
 
 @dataclass
@@ -40,6 +48,7 @@ class Population:
     device_kind: np.ndarray  # (n * MAX_DEVICES,) index into vocab.DEVICES
     anonymous_id: pa.StringArray  # (n * MAX_DEVICES,) uuid-like cookie / app instance id
     ip: pa.StringArray  # (n * MAX_DEVICES,)
+    shared_device: np.ndarray  # per person: the housemate's device they also use (flat index); -1: none
 
     @property
     def n(self) -> int:
@@ -115,7 +124,22 @@ def make_population(n: int, rng: np.random.Generator, window_start: dt.date) -> 
     return Population(
         first, last, gender, birth_date, email, country, phone, street, city, postcode, activity,
         reader_rate, category_pref, theme_pref, n_devices, device_kind.ravel(), anonymous_id, ip,
+        _shared_devices(n, rng),
     )  # fmt: skip
+
+
+def _shared_devices(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Per person, the host's first device a household guest also uses; -1 for everybody else.
+
+    Drawn last, so households leave every other draw of the population as it was.
+    """
+    pairs = n // 2
+    household = np.flatnonzero(rng.random(pairs) < HOUSEHOLD_SHARE)
+    host = 2 * household + (rng.random(pairs) < 0.5)[household]
+    guest = 4 * household + 1 - host  # the other one of the pair: 2k + 2k + 1 - host
+    shared = np.full(n, -1, dtype=np.int64)
+    shared[guest] = host * MAX_DEVICES  # device 0: always a browser
+    return shared
 
 
 def _emails(first: list[str], last: list[str], birth: np.ndarray, rng: np.random.Generator) -> list[str]:

@@ -3,12 +3,22 @@
 people.parquet      person_id, first_name, last_name, email, country, is_customer, top_categories, top_themes
 customers.parquet   customer_id, person_id, is_duplicate (not the person's main record)
 identifiers.parquet identifier_type (customer_id|anonymous_id|user_id|email), identifier_value, person_id
+                    (a device belongs to its owner, also when a housemate uses it)
 pages.parquet       url, path, title, theme of every magazine article
 bad_rows.parquet    source (events|logs|catalog), file (relative to the landing dir), line_number, kind
+shared_devices.parquet
+                    anonymous_id, person_id (its owner), guest_person_id (a housemate who also uses it,
+                    logged in as themselves): cookies that must not merge two people
+junk_identifiers.parquet
+                    identifier_type (email|anonymous_id), identifier_value, occurrences: placeholder values
+                    (test addresses, 'undefined' cookies) that identify no one, so they are not in
+                    identifiers.parquet; occurrences counts the events generated with them (a bad line
+                    may have replaced or copied one)
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -21,13 +31,19 @@ from pwh.generate.lines import BadLine
 from pwh.generate.logs import Magazine
 from pwh.generate.people import MAX_DEVICES, Population
 
-FILES = ("people.parquet", "customers.parquet", "identifiers.parquet", "pages.parquet", "bad_rows.parquet")
+FILES = ("people.parquet", "customers.parquet", "identifiers.parquet", "pages.parquet", "bad_rows.parquet",
+         "shared_devices.parquet", "junk_identifiers.parquet")  # fmt: skip
 
 
 def write_truth(
-    folder: Path, pop: Population, crm: Crm, mag: Magazine, bad_rows: list[tuple[str, str, BadLine]]
+    folder: Path,
+    pop: Population,
+    crm: Crm,
+    mag: Magazine,
+    bad_rows: list[tuple[str, str, BadLine]],
+    junk: Mapping[tuple[str, str], int],
 ) -> None:
-    """Write the FILES above; bad_rows are (source, relative file, bad line)."""
+    """Write the FILES above; bad_rows are (source, relative file, bad line), junk (type, value) -> count."""
     folder.mkdir(parents=True, exist_ok=True)
     person_id = np.arange(1, pop.n + 1)  # 1-based, like a database id
     tables = {
@@ -63,9 +79,32 @@ def write_truth(
             schema=pa.schema([("source", pa.string()), ("file", pa.string()), ("line_number", pa.int64()),
                               ("kind", pa.string())]),
         ).sort_by([("source", "ascending"), ("file", "ascending"), ("line_number", "ascending")]),
+        "shared_devices.parquet": _shared_devices(pop, person_id),
+        "junk_identifiers.parquet": pa.table(
+            {
+                "identifier_type": [kind for kind, _ in sorted(junk)],
+                "identifier_value": [value for _, value in sorted(junk)],
+                "occurrences": pa.array([junk[key] for key in sorted(junk)], pa.int64()),
+            },
+            schema=pa.schema([("identifier_type", pa.string()), ("identifier_value", pa.string()),
+                              ("occurrences", pa.int64())]),
+        ),
     }  # fmt: skip
     for name in FILES:
         pq.write_table(tables[name], folder / name)
+
+
+def _shared_devices(pop: Population, person_id: np.ndarray) -> pa.Table:
+    """One row per device a household guest uses besides its owner, by owner."""
+    guest = np.flatnonzero(pop.shared_device >= 0)
+    device = pop.shared_device[guest]
+    order = np.argsort(device, kind="stable")
+    guest, device = guest[order], device[order]
+    return pa.table({
+        "anonymous_id": pop.anonymous_id.take(device).cast(pa.string()),
+        "person_id": person_id[device // MAX_DEVICES],
+        "guest_person_id": person_id[guest],
+    })  # fmt: skip
 
 
 def _identifiers(pop: Population, crm: Crm, person_id: np.ndarray) -> pa.Table:

@@ -35,6 +35,8 @@ TRUTH_COLUMNS = {
     "identifiers.parquet": ["identifier_type", "identifier_value", "person_id"],
     "pages.parquet": ["url", "path", "title", "theme"],
     "bad_rows.parquet": ["source", "file", "line_number", "kind"],
+    "shared_devices.parquet": ["anonymous_id", "person_id", "guest_person_id"],
+    "junk_identifiers.parquet": ["identifier_type", "identifier_value", "occurrences"],
 }  # fmt: skip
 
 
