@@ -73,6 +73,7 @@ final as (
         device_os,
         device_browser,
         page_url,
+        case when page_url is not null then {{ pwh.page_path('page_url') }} end as page_path,
         page_title,
         page_referrer,
         product_id,

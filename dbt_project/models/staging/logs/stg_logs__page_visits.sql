@@ -30,20 +30,7 @@ renamed as (
 normalised as (
     select
         renamed.*,
-        -- lower case, no scheme and host (absolute-form requests), single slashes, no trailing slash
-        coalesce(
-            nullif(
-                {{ pwh.regexp_replace_all(
-                    pwh.regexp_replace_all(
-                        pwh.regexp_replace_all('lower(trim(request_path))', '^[a-z][a-z0-9+.-]*://[^/]*', ''),
-                        '/{2,}', '/'
-                    ),
-                    '/+$', ''
-                ) }},
-                ''
-            ),
-            '/'
-        ) as page_path,
+        {{ pwh.page_path('request_path') }} as page_path,
         -- crawlers, uptime checks and scripted clients; a missing user agent is never a browser
         coalesce(
             {{ pwh.regexp_like(
