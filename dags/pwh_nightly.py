@@ -13,7 +13,20 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import chain, dag, task
 
-STEP_NAMES = ("ingest", "check_load_audit", "transform", "dedupe", "train")  # pwh.pipeline.STEPS, checked by tests/dags
+# pwh.pipeline.STEPS, checked by tests/dags
+STEP_NAMES = (
+    "ingest",
+    "check_load_audit",
+    "transform",
+    "dedupe",
+    "identity",
+    "themes",
+    "marts",
+    "segments",
+    "train",
+    "publish",
+    "export",
+)
 
 
 def _run(step_name: str, **context) -> None:
@@ -25,7 +38,7 @@ def _run(step_name: str, **context) -> None:
 
 @dag(
     dag_id="pwh_nightly",
-    description="Ingest, check, transform, dedupe, train: the pwh nightly pipeline",
+    description="Ingest, transform, stitch people, segment, train, publish, export: the pwh nightly pipeline",
     schedule="@daily",
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,

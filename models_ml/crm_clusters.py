@@ -20,7 +20,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from pwh.settings import Settings
-from pwh.warehouse import connect
+from pwh.warehouse import connect, replace_table, transaction
 
 log = logging.getLogger(__name__)
 
@@ -54,17 +54,8 @@ def cluster_customers(
             "run_id": pa.array([run_id] * len(rows), pa.string()),
         }
     )
-    with connect(settings.warehouse_path) as con:
-        con.execute("begin transaction")
-        try:
-            con.execute("create schema if not exists ml")
-            con.register("new_rows", table)
-            con.execute("create or replace table ml.crm_customer_clusters as select * from new_rows")
-            con.unregister("new_rows")
-            con.execute("commit")
-        except BaseException:
-            con.execute("rollback")
-            raise
+    with connect(settings.warehouse_path) as con, transaction(con):
+        replace_table(con, "ml.crm_customer_clusters", table)
     sizes: dict[int, int] = {}
     for _, cluster, _ in rows:
         sizes[cluster] = sizes.get(cluster, 0) + 1

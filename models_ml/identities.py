@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from models_ml.identity import ACCOUNT_KINDS, GUARD_NAMES, components, stitch
 from pwh.settings import Settings
-from pwh.warehouse import connect
+from pwh.warehouse import connect, transaction
 
 log = logging.getLogger(__name__)
 
@@ -217,8 +217,7 @@ def stitch_identities(
         con.register("stitched_people", people)
         con.execute(MAP_SQL, [run_id])
         con.unregister("stitched_people")
-        con.execute("begin transaction")
-        try:
+        with transaction(con):
             con.execute("create schema if not exists ml")
             merges = 0
             con.execute(
@@ -228,14 +227,9 @@ def stitch_identities(
             if _has_table(con, "ml", "identity_map"):
                 con.execute("delete from ml.person_merges where run_id = ?", [run_id])
                 con.execute(f"insert into ml.person_merges {MERGES_SQL}", [run_id, run_date])
-                merges = con.execute(
-                    "select count(*) from ml.person_merges where run_id = ?", [run_id]
-                ).fetchone()[0]
+                query = "select count(*) from ml.person_merges where run_id = ?"
+                merges = con.execute(query, [run_id]).fetchone()[0]
             con.execute("create or replace table ml.identity_map as select * from new_identity_map")
-            con.execute("commit")
-        except BaseException:
-            con.execute("rollback")
-            raise
         people_count, anonymous_only = con.execute(
             """
             select count(*), count(*) filter (where only_anonymous)

@@ -7,7 +7,8 @@ recommender against the popularity baseline on a time split ending at the run's 
   and `marts.popular_items` in one transaction. A model that fails the gate leaves the previous
   recommendations in place.
 
-Until identity stitching lands, `person_id` in these tables is the CRM customer id (as text).
+`person_id` is the identity map's (`ml.identity_map`); every person of `marts.user_profiles` gets
+recommendations, the popular items when they have no history.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pwh.settings import Settings
-from pwh.warehouse import connect
+from pwh.warehouse import connect, replace_table, transaction
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ class TrainSummary:
 
 
 def _read(settings: Settings, as_of: dt.datetime) -> tuple[pa.Table, pa.Table, list[str]]:
-    """Interactions before `as_of` (never later data, even when the warehouse has it), catalogue, customers."""
+    """Interactions before `as_of` (never later data, even when the warehouse has it), catalogue, people."""
     from models_ml.recommend.interactions import WAREHOUSE_INTERACTIONS_SQL
 
     with connect(settings.warehouse_path, read_only=True) as con:
@@ -85,13 +86,10 @@ def _read(settings: Settings, as_of: dt.datetime) -> tuple[pa.Table, pa.Table, l
             .arrow()
             .read_all()
         )
-        customers = [
-            str(row[0])
-            for row in con.execute(
-                "select customer_id from staging.stg_crm__customers where not is_deleted order by 1"
-            ).fetchall()
+        people = [
+            row[0] for row in con.execute("select person_id from marts.user_profiles order by 1").fetchall()
         ]
-    return interactions, products, customers
+    return interactions, products, people
 
 
 def _metric(metrics: dict, model: str, name: str) -> float | None:
@@ -115,7 +113,7 @@ def train(settings: Settings, run_date: dt.date, run_id: str) -> TrainSummary:
 
     as_of = dt.datetime.combine(run_date + dt.timedelta(days=1), dt.time.min, dt.UTC)  # end of the day
     version = f"svd-{run_id}"
-    interactions, products, customers = _read(settings, as_of)
+    interactions, products, people = _read(settings, as_of)
     metrics: dict = {}
     if interactions.num_rows == 0:
         passed, reason, seconds = False, "no interactions up to the run date", 0.0
@@ -148,7 +146,7 @@ def train(settings: Settings, run_date: dt.date, run_id: str) -> TrainSummary:
             history=history,
             item_names=dict(zip(products["item_id"].to_pylist(), products["title"].to_pylist(), strict=True)),
             popular=(overall["item_id"].to_pylist(), overall["score"].to_pylist()),
-            cold_user_ids=[customer for customer in customers if customer not in known],
+            cold_user_ids=[person for person in people if person not in known],
         )
         catalogue_ids, vectors = content_vectors(products)
         cf = align_neighbours(*model.similar_items_all(SIMILAR_N), np.asarray(model.item_ids), catalogue_ids)
@@ -191,17 +189,9 @@ def _publish(settings, run_date, run_id, version, n_interactions, metrics, passe
         *(_metric(metrics, "popularity", name) for name in ("precision", "recall", "ndcg", "map", "coverage")),
         json.dumps(metrics.get("params", {})), passed, reason, seconds,
     ]  # fmt: skip
-    with connect(settings.warehouse_path) as con:
-        con.execute("begin transaction")
-        try:
-            con.execute(MODEL_RUNS_DDL)
-            con.execute("delete from marts.model_runs where model_version = ?", [version])
-            con.execute(f"insert into marts.model_runs values ({', '.join('?' for _ in row)})", row)
-            for name, table in tables.items():
-                con.register("new_rows", table)
-                con.execute(f"create or replace table marts.{name} as select * from new_rows")
-                con.unregister("new_rows")
-            con.execute("commit")
-        except BaseException:
-            con.execute("rollback")
-            raise
+    with connect(settings.warehouse_path) as con, transaction(con):
+        con.execute(MODEL_RUNS_DDL)
+        con.execute("delete from marts.model_runs where model_version = ?", [version])
+        con.execute(f"insert into marts.model_runs values ({', '.join('?' for _ in row)})", row)
+        for name, table in tables.items():
+            replace_table(con, f"marts.{name}", table)

@@ -49,6 +49,27 @@ def _run_date(value: dt.datetime | None) -> dt.date:
     return value.date() if value else dt.datetime.now(dt.UTC).date()
 
 
+def _settings() -> Settings:
+    """Settings of every command that runs or inspects pipeline steps: its private build warehouse.
+
+    Only `pwh query` and the summary after `pwh run` read the published warehouse (`load_settings()`).
+    """
+    from pwh.publish import build_settings
+
+    return build_settings(load_settings())
+
+
+def _published() -> Settings:
+    """Settings of the commands that read what analysts read: the published warehouse, which must exist."""
+    settings = load_settings()
+    if not settings.warehouse_path.exists():
+        console.print(
+            f"[bold red]error:[/] nothing is published at {settings.warehouse_path} yet: run `pwh run` first"
+        )
+        raise typer.Exit(1)
+    return settings
+
+
 @contextmanager
 def _failures() -> Iterator[None]:
     """Turn expected failures into one red line and exit code 1 instead of a traceback."""
@@ -106,7 +127,7 @@ def ingest(
     from pwh.pipeline import ingest as ingest_step
     from pwh.pipeline import new_run_id
 
-    settings, run_date = load_settings(), _run_date(date)
+    settings, run_date = _settings(), _run_date(date)
     with _failures():
         rows = _timed(
             "ingest", lambda: ingest_step(settings, run_date, new_run_id(run_date), tuple(source or ()))
@@ -122,7 +143,7 @@ def validate(
     from pwh.pipeline import check_load_audit
     from pwh.warehouse import connect
 
-    settings = load_settings()
+    settings = _settings()
     with _failures():
         if run_id is None:
             with connect(settings.warehouse_path, read_only=True) as con:
@@ -144,7 +165,7 @@ def transform(date: DateOption = None) -> None:
     from pwh.pipeline import new_run_id
     from pwh.pipeline import transform as transform_step
 
-    settings, run_date = load_settings(), _run_date(date)
+    settings, run_date = _settings(), _run_date(date)
     with _failures():
         _timed("dbt build", lambda: transform_step(settings, run_date, new_run_id(run_date)))
 
@@ -155,7 +176,7 @@ def train(date: DateOption = None) -> None:
     from pwh.pipeline import new_run_id
     from pwh.pipeline import train as train_step
 
-    settings, run_date = load_settings(), _run_date(date)
+    settings, run_date = _settings(), _run_date(date)
     with _failures():
         summary = _timed("train", lambda: train_step(settings, run_date, new_run_id(run_date)))
     _print_model_run(summary)
@@ -170,7 +191,7 @@ def dedupe_evaluate() -> None:
     """Pairwise precision/recall of the current clusters against a generated landing zone's _truth/."""
     from models_ml.crm_clusters import evaluate
 
-    settings = load_settings()
+    settings = _settings()
     with _failures():
         precision, recall, evaluated = evaluate(settings, f"evaluate-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}")
     out.print(f"dedupe on {evaluated:,} customers: pairwise precision {precision:.4f}, recall {recall:.4f}")
@@ -182,7 +203,7 @@ def dedupe_label() -> None:
     from models_ml.crm_clusters import customers
     from models_ml.dedupe import TRAINING_PAIRS, label_interactively
 
-    settings = load_settings()
+    settings = _settings()
     with _failures():
         added = label_interactively(customers(settings).to_pylist(), TRAINING_PAIRS)
     out.print(f"{added} labelled pair(s) added to {TRAINING_PAIRS}; run `pwh dedupe train` to use them")
@@ -194,10 +215,90 @@ def dedupe_train() -> None:
     from models_ml.crm_clusters import customers
     from models_ml.dedupe import retrain
 
-    settings = load_settings()
+    settings = _settings()
     with _failures():
         path = _timed("dedupe training", lambda: retrain(customers(settings).to_pylist()))
     out.print(f"settings written to {path}; check them with benchmarks/dedupe_crm.py before committing")
+
+
+identity_app = typer.Typer(help="Identity stitching: which identifiers are one person.", no_args_is_help=True)
+app.add_typer(identity_app, name="identity")
+
+
+@identity_app.command("evaluate")
+def identity_evaluate() -> None:
+    """Pairwise precision/recall of the identity map against a generated landing zone's _truth/."""
+    from models_ml.identities import evaluate
+
+    settings = _settings()
+    with _failures():
+        result = evaluate(settings, f"evaluate-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}")
+    out.print(
+        f"identity on {result.evaluated:,} identifiers: pairwise precision {result.precision:.4f}, "
+        f"recall {result.recall:.4f}, recall of the pairs the data links {result.linkable_recall:.4f}"
+    )
+
+
+themes_app = typer.Typer(help="Page themes: pages classified by semantic similarity.", no_args_is_help=True)
+app.add_typer(themes_app, name="themes")
+
+
+@themes_app.command("evaluate")
+def themes_evaluate() -> None:
+    """Accuracy of the page themes against a generated landing zone's _truth/pages.parquet."""
+    from models_ml.page_themes import evaluate
+
+    settings = _settings()
+    with _failures():
+        metrics = evaluate(settings, f"evaluate-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}").metrics
+
+    def percent(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.1%}"
+
+    out.print(
+        f"page themes (model, before manual rules) on {metrics.evaluated_pages:,} of {metrics.truth_pages:,} "
+        f"known pages: accuracy {percent(metrics.accuracy)}, coverage {percent(metrics.coverage)}, "
+        f"precision {percent(metrics.precision)}"
+    )
+
+
+segments_app = typer.Typer(help="Marketing segments: list them, export their members.", no_args_is_help=True)
+app.add_typer(segments_app, name="segments")
+
+
+@segments_app.command("list")
+def segments_list() -> None:
+    """Every segment of the published warehouse: size and change since the previous run."""
+    from pwh.segments.export import list_segments
+
+    settings = _published()
+    with _failures():
+        listings = list_segments(settings)
+    table = Table("segment", "members", "change", "entered", "exited", "description", title="segments")
+    for item in listings:
+        change = "new" if item.change is None else f"{item.change:+,}"
+        table.add_row(
+            item.name, f"{item.members:,}", change, f"{item.entered:,}", f"{item.exited:,}", item.description
+        )
+    out.print(table)
+
+
+@segments_app.command("export")
+def segments_export(
+    name: Annotated[str, typer.Argument(help="Segment to export (see `pwh segments list`).")],
+    out_path: Annotated[str, typer.Option("--out", help="CSV file to write.")],
+    include_no_consent: Annotated[
+        bool, typer.Option("--include-no-consent", help="Also people without marketing consent.")
+    ] = False,
+) -> None:
+    """Write a segment's members (person_id, email, first name, entered_at, rule values) to a CSV file."""
+    from pwh.segments.export import export_segment
+
+    settings = _published()
+    with _failures():
+        summary = export_segment(settings, name, out_path, include_no_consent)
+    left_out = "" if include_no_consent else f" ({summary.left_out:,} without marketing consent left out)"
+    out.print(f"{summary.rows:,} people of {summary.segment} written to {summary.path}{left_out}")
 
 
 @app.command()
@@ -205,9 +306,12 @@ def run(date: DateOption = None) -> None:
     """The whole nightly pipeline: every step in order, then a summary of what is in the warehouse."""
     from pwh.pipeline import STEPS, new_run_id
 
-    settings, run_date = load_settings(), _run_date(date)
+    settings, run_date = _settings(), _run_date(date)
     run_id = new_run_id(run_date)
-    console.print(f"run [bold]{run_id}[/] for {run_date} · warehouse {settings.warehouse_path}")
+    console.print(
+        f"run [bold]{run_id}[/] for {run_date} · building {settings.warehouse_path}, "
+        f"publishing to {settings.published_path}"
+    )
     results = {}
     with _failures():
         for step in STEPS:
@@ -216,7 +320,20 @@ def run(date: DateOption = None) -> None:
             )
     _print_audit(results["ingest"])
     _print_model_run(results["train"])
-    _print_summary(settings)
+    _print_publish(results["publish"])
+    _print_summary(load_settings())
+
+
+@app.command()
+def publish(date: DateOption = None) -> None:
+    """Publish the build warehouse (what the single-step commands built) to the one analysts read."""
+    from pwh.pipeline import new_run_id
+    from pwh.pipeline import publish as publish_step
+
+    settings, run_date = _settings(), _run_date(date)
+    with _failures():
+        summary = _timed("publish", lambda: publish_step(settings, run_date, new_run_id(run_date)))
+    _print_publish(summary)
 
 
 @app.command()
@@ -224,7 +341,7 @@ def docs() -> None:
     """Build dbt's documentation site (lineage, every model and column) as one HTML file."""
     from pwh.pipeline import dbt
 
-    settings = load_settings()
+    settings = _settings()
     with _failures():
         _timed("dbt docs generate", lambda: dbt(settings, _run_date(None), "docs", "generate", "--static"))
     out.print(f"Open {settings.data_dir / 'dbt' / 'target' / 'static_index.html'} in a browser.")
@@ -241,7 +358,7 @@ def query(
     if format not in ("table", "csv", "json"):
         console.print(f"[bold red]error:[/] unknown format {format!r}: use table, csv or json")
         raise typer.Exit(2)
-    settings = load_settings()
+    settings = _published()
     with _failures(), connect(settings.warehouse_path, read_only=True) as con:
         result = con.sql(sql)
         if result is None:
@@ -275,6 +392,13 @@ def _print_audit(rows) -> None:
 def _print_model_run(summary) -> None:
     verdict = "[green]published[/]" if summary.is_published else "[yellow]not published[/]"
     out.print(f"recommender {summary.model_version}: {verdict} ({summary.reason})")
+
+
+def _print_publish(summary) -> None:
+    out.print(
+        f"published run {summary.run_id} to {summary.path}: {summary.table_count} tables, "
+        f"{summary.view_count} views, {summary.size_bytes / 1e6:,.1f} MB copied in {summary.copy_seconds:.1f} s"
+    )
 
 
 def _print_summary(settings: Settings) -> None:

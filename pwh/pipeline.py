@@ -100,9 +100,14 @@ def dbt(settings: Settings, run_date: dt.date, *args: str) -> str:
     return done.stdout
 
 
+# dbt runs in two phases around the Python steps: everything that does not read their `ml` tables,
+# then everything downstream of them (identities, profiles, page themes, segment features).
+ML_MODELS = "source:ml+"
+
+
 def transform(settings: Settings, run_date: dt.date, run_id: str) -> str:
-    """Build and test every dbt model (seeds, staging, intermediate, marts)."""
-    return dbt(settings, run_date, "build")
+    """Build and test seeds, staging, intermediate and the marts that need no ML step."""
+    return dbt(settings, run_date, "build", "--exclude", ML_MODELS)
 
 
 def dedupe(settings: Settings, run_date: dt.date, run_id: str):
@@ -112,11 +117,58 @@ def dedupe(settings: Settings, run_date: dt.date, run_id: str):
     return cluster_customers(settings, run_date, run_id)
 
 
+def identity(settings: Settings, run_date: dt.date, run_id: str):
+    """Stitch customer ids, user ids, emails and cookies into people with stable ids."""
+    from models_ml.identities import stitch_identities
+
+    return stitch_identities(settings, run_date, run_id)
+
+
+def themes(settings: Settings, run_date: dt.date, run_id: str):
+    """Score every page seen against the page themes (models_ml/themes/themes.yml)."""
+    from models_ml.page_themes import classify_pages
+
+    return classify_pages(settings, run_date, run_id)
+
+
+def marts(settings: Settings, run_date: dt.date, run_id: str) -> str:
+    """Build and test the models that read the ML steps' tables: identities, profiles, features."""
+    return dbt(settings, run_date, "build", "--select", ML_MODELS)
+
+
+def segments(settings: Settings, run_date: dt.date, run_id: str):
+    """Rebuild segment memberships and history from the catalogue; fail on empty or swinging segments."""
+    from pwh.segments.build import build_segments  # imports StepFailed from here: import at call time
+
+    return build_segments(settings, run_date, run_id)
+
+
 def train(settings: Settings, run_date: dt.date, run_id: str):
     """Train and evaluate the recommender; publish its tables only if it beats the popularity baseline."""
     from models_ml.recommendations import train as train_recommender
 
     return train_recommender(settings, run_date, run_id)
+
+
+def publish(settings: Settings, run_date: dt.date, run_id: str):
+    """Publish the build warehouse onto the one analysts read, atomically (see pwh.publish)."""
+    from pwh.publish import PublishError
+    from pwh.publish import publish as publish_build
+
+    try:
+        return publish_build(settings, run_date, run_id)
+    except (PublishError, OSError) as exc:  # re-raised with the step named; the cause stays chained
+        raise StepFailed(f"publish: {exc}") from exc
+
+
+def export(settings: Settings, run_date: dt.date, run_id: str):
+    """Write every segment's CSV and a manifest into the run date's export folder."""
+    from pwh.segments.export import ExportError, export_all
+
+    try:
+        return export_all(settings, run_date, run_id)
+    except ExportError as exc:
+        raise StepFailed(f"export: {exc}") from exc
 
 
 @dataclass(frozen=True)
@@ -130,15 +182,23 @@ class Step:
 STEPS = (
     Step("ingest", ingest, "load new landing data into the raw lake and raw schemas"),
     Step("check_load_audit", check_load_audit, "every row read was loaded or quarantined"),
-    Step("transform", transform, "dbt build: staging, intermediate and marts, with their tests"),
+    Step("transform", transform, "dbt build: staging, intermediate and the marts that need no ML step"),
     Step("dedupe", dedupe, "cluster CRM records of the same person"),
-    Step("train", train, "recommender: train, evaluate against popularity, publish if better"),
+    Step("identity", identity, "stitch identifiers into people (guarded against over-merging)"),
+    Step("themes", themes, "classify pages into themes by semantic similarity"),
+    Step("marts", marts, "dbt build: identities, profiles and segment features, with their tests"),
+    Step("segments", segments, "segment memberships and history from the catalogue, with size checks"),
+    Step("train", train, "recommender: train, evaluate against popularity, replace its tables if better"),
+    Step("publish", publish, "publish the build warehouse atomically: analysts see the new run"),
+    Step("export", export, "segment CSVs and their manifest for marketers"),
 )
 
 
 def run_step(name: str, run_date: dt.date, run_id: str) -> object:
-    """Run one step by name with settings from the environment (what each Airflow task calls)."""
+    """Run one step by name on the build warehouse, settings from the environment (each Airflow task)."""
     steps = {step.name: step for step in STEPS}
     if name not in steps:
         raise ValueError(f"unknown step {name!r}; steps are {', '.join(steps)}")
-    return steps[name].run(load_settings(), run_date, run_id)
+    from pwh.publish import build_settings
+
+    return steps[name].run(build_settings(load_settings()), run_date, run_id)

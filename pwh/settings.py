@@ -2,13 +2,15 @@
 
 Precedence: environment variable > config file (`$PWH_CONFIG`, else `./pwh.toml` if present) > default.
 The lake path may be a local folder or any fsspec URL (`s3://bucket/lake`); the other paths are local.
+`warehouse_path` is the published warehouse analysts read; the pipeline builds into a file of the same
+name in `build_dir` and publishes it there atomically (`pwh.publish`).
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO_DIR = Path(__file__).resolve().parents[1]
@@ -30,10 +32,14 @@ class Settings:
     crm_url: str
     lake_url: str
     warehouse_path: Path
+    build_dir: Path
     dlt_dir: Path
     exports_dir: Path
     dbt_project_dir: Path
     reporting_currency: str = "EUR"
+    # Set only on the pipeline's copy (`pwh.publish.build_settings`): the published warehouse that its
+    # warehouse_path, the private build file, is published to. Not a setting: never read from the config.
+    published_path: Path | None = None
 
 
 def _config_file() -> dict[str, str]:
@@ -62,12 +68,13 @@ def load_settings() -> Settings:
         "crm_url": get("crm_url", f"sqlite:///{landing_dir / 'crm.sqlite'}"),
         "lake_url": get("lake_url", str(data_dir / "lake")),
         "warehouse_path": Path(get("warehouse_path", str(data_dir / "warehouse" / "pwh.duckdb"))).resolve(),
+        "build_dir": Path(get("build_dir", str(data_dir / "build"))).resolve(),
         "dlt_dir": Path(get("dlt_dir", str(data_dir / "dlt"))).resolve(),
         "exports_dir": Path(get("exports_dir", str(data_dir / "exports"))).resolve(),
         "dbt_project_dir": Path(get("dbt_project_dir", str(REPO_DIR / "dbt_project"))).resolve(),
         "reporting_currency": get("reporting_currency", "EUR").upper(),
     }
-    unknown = set(file_values) - {field.name for field in fields(Settings)}
+    unknown = set(file_values) - set(values)
     if unknown:
         raise ValueError(f"unknown setting(s) in config file: {', '.join(sorted(unknown))}")
     return Settings(**values)

@@ -9,7 +9,18 @@ from pathlib import Path
 import duckdb
 
 # Schemas pwh builds; anything else in the file (dlt's own tables aside) is someone else's.
-SCHEMAS = ("raw_crm", "raw_events", "raw_logs", "raw_catalog", "audit", "seeds", "staging", "intermediate", "ml", "marts")
+SCHEMAS = (
+    "raw_crm",
+    "raw_events",
+    "raw_logs",
+    "raw_catalog",
+    "audit",
+    "seeds",
+    "staging",
+    "intermediate",
+    "ml",
+    "marts",
+)
 
 
 @contextmanager
@@ -23,6 +34,28 @@ def connect(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConn
         yield con
     finally:
         con.close()
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """All or nothing: commit when the block ends, roll back when it raises (readers never see half)."""
+    con.execute("begin transaction")
+    try:
+        yield con
+    except BaseException:
+        con.execute("rollback")
+        raise
+    con.execute("commit")
+
+
+def replace_table(con: duckdb.DuckDBPyConnection, name: str, rows: object) -> None:
+    """Create or replace table `name` (schema.table, created if missing) with `rows` (an Arrow table)."""
+    con.execute(f"create schema if not exists {name.split('.')[0]}")
+    con.register("new_rows", rows)
+    try:
+        con.execute(f"create or replace table {name} as select * from new_rows")
+    finally:
+        con.unregister("new_rows")
 
 
 def table_counts(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, int]]:

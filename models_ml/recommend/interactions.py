@@ -42,25 +42,38 @@ COLUMNS = ("user_id", "item_id", "event_type", "occurred_at")
 # Logged-in product events, plus CRM order lines as purchases (the CRM is the record of what was bought;
 # the events' own `purchase` rows would count each purchase twice). Cancelled or returned orders do not
 # count. Customer ids are the person key until identity resolution provides one.
+# one row per product interaction of a person (events by logged-in user, then email, then cookie, the
+# precedence of the dbt macro person_of; CRM order lines by customer)
 WAREHOUSE_INTERACTIONS_SQL = """
+with identities as (
+    select identifier_type, identifier_value, person_id from ml.identity_map
+)
 select
-    cast(events.customer_id as varchar) as user_id,
+    coalesce(by_user_id.person_id, by_email.person_id, by_anonymous_id.person_id) as user_id,
     events.product_id as item_id,
     events.event_type,
     events.occurred_at
 from staging.stg_events__events as events
-where events.customer_id is not null
-    and events.product_id is not null
+left join identities as by_user_id
+    on by_user_id.identifier_type = 'user_id' and events.user_id = by_user_id.identifier_value
+left join identities as by_email
+    on by_email.identifier_type = 'email' and events.email = by_email.identifier_value
+left join identities as by_anonymous_id
+    on by_anonymous_id.identifier_type = 'anonymous_id' and events.anonymous_id = by_anonymous_id.identifier_value
+where events.product_id is not null
     and events.event_type <> 'purchase'
+    and coalesce(by_user_id.person_id, by_email.person_id, by_anonymous_id.person_id) is not null
 union all
 select
-    cast(order_items.customer_id as varchar) as user_id,
+    customers.person_id as user_id,
     order_items.product_id as item_id,
     'purchase' as event_type,
     order_items.ordered_at as occurred_at
 from intermediate.int_order_items_converted as order_items
-where order_items.customer_id is not null
-    and not order_items.is_cancelled_or_returned
+inner join identities as customers
+    on customers.identifier_type = 'customer_id'
+    and customers.identifier_value = cast(order_items.customer_id as varchar)
+where not order_items.is_cancelled_or_returned
 """
 
 _US_PER_DAY = 86_400 * 1_000_000

@@ -25,7 +25,7 @@ _REQUIRED = ("name", "description", "owner", "rule")
 _OPTIONAL = ("stay_rule", "priority", "exclude", "values")
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")  # snake_case, and short enough for any database identifier
 _THEME = "{theme}"
-_SIZE_KEYS = ("allow_empty", "max_daily_change", "change_tolerance")
+_SIZE_KEYS = ("allow_empty", "max_daily_change", "change_tolerance", "warmup_days")
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,9 @@ class SizeCheck:
     allow_empty: bool = False
     max_daily_change: float = 0.5
     change_tolerance: int = 20
+    # no change check in the first days of segment history: a new warehouse is still filling the 7-day
+    # windows, so its segments grow fast (a backfill from the first day would otherwise fail on day 2)
+    warmup_days: int = 7
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -236,7 +239,11 @@ def _size_values(label: str, entry: dict, problems: list[str]) -> dict[str, Any]
             expected = "a share above 0 (0.5 = 50%)"
         else:
             ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
-            expected = "a whole number of people, 0 or more"
+            expected = (
+                "a whole number of days, 0 or more"
+                if field.name == "warmup_days"
+                else "a whole number of people, 0 or more"
+            )
         if ok:
             values[field.name] = value
         else:

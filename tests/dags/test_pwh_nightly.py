@@ -75,5 +75,7 @@ def test_airflow_dags_test_runs_the_pipeline(airflow_env, sample_settings):
         activity_days = con.execute(
             "select count(distinct activity_date) from marts.daily_activity"
         ).fetchone()[0]
+        published = con.execute("select run_id, run_date from audit.publications").fetchall()
     assert len(runs) == 1 and runs[0][0].startswith("manual__") and runs[0][1] == SAMPLE_RUN_DATE
+    assert published == runs, "the publish task published this run"
     assert activity_days >= 1
