@@ -72,8 +72,11 @@ def check_load_audit(settings: Settings, run_date: dt.date, run_id: str) -> int:
     return checked
 
 
-def dbt(settings: Settings, run_date: dt.date, *args: str) -> str:
-    """Run a dbt command on the project against the warehouse; returns its output, raises on failure."""
+def dbt(settings: Settings, run_date: dt.date, *args: str, variables: dict | None = None) -> str:
+    """Run a dbt command on the project against the warehouse; returns its output, raises on failure.
+
+    `variables` are dbt vars on top of the run date and reporting currency (e.g. a test's lower caps).
+    """
     quiet_telemetry()
     executable = shutil.which("dbt", path=str(Path(sys.executable).parent)) or shutil.which("dbt")
     if executable is None:
@@ -85,7 +88,9 @@ def dbt(settings: Settings, run_date: dt.date, *args: str) -> str:
         "--profiles-dir", str(settings.dbt_project_dir),
         "--target-path", str(work_dir / "target"),
         "--log-path", str(work_dir / "logs"),
-        "--vars", json.dumps({"run_date": run_date.isoformat(), "reporting_currency": settings.reporting_currency}),
+        "--vars", json.dumps({
+            "run_date": run_date.isoformat(), "reporting_currency": settings.reporting_currency, **(variables or {}),
+        }),
     ]  # fmt: skip
     env = {**os.environ, "PWH_WAREHOUSE_PATH": str(settings.warehouse_path)}
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)

@@ -71,7 +71,7 @@ for _theme in THEMES:
         (
             f"interest_{_theme}",
             "number",
-            f"Interest in {_theme}, 0..1: time-decayed share of the person's themed page views.",
+            f"Interest in {_theme}, 0..1: time-decayed share of the person's themed page views, each theme weighed against its share of everyone's views (int_person_theme_interests).",
         ),
         (
             f"interest_active_days_{_theme}_30d",

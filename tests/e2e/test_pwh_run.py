@@ -210,3 +210,26 @@ def test_customers_are_clustered_and_people_stitched_as_in_the_truth(first_run, 
             "select identifier_type, identifier_value, person_id from ml.identity_map"
         ).fetchall()
     assert sorted(rebuilt) == sorted(identities)
+
+    # the giant-cluster alarm: with a cap of one cookie per person, people with two devices fail the tests
+    from pwh.pipeline import StepFailed, dbt
+
+    caps = {
+        "identity_max_identifiers_per_person": {
+            "customer_id": 20,
+            "user_id": 20,
+            "email": 20,
+            "anonymous_id": 1,
+        }
+    }
+    rebuilt_settings = dataclasses.replace(settings, warehouse_path=copy)
+    with pytest.raises(StepFailed, match="assert_no_oversized_people"):
+        dbt(
+            rebuilt_settings,
+            SAMPLE_RUN_DATE,
+            "test",
+            "--select",
+            "assert_no_oversized_people",
+            variables=caps,
+        )
+    dbt(rebuilt_settings, SAMPLE_RUN_DATE, "test", "--select", "assert_no_oversized_people")
