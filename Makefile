@@ -14,7 +14,7 @@ export GX_ANALYTICS_ENABLED := false
 export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export DO_NOT_TRACK := 1
 
-.PHONY: install demo test lint format docs clean
+.PHONY: install demo test lint format airflow docs clean
 
 $(TOOLS)/bin/uv:
 	$(PYTHON) -m venv $(TOOLS)
@@ -41,6 +41,9 @@ lint: install
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+airflow: install  ## Airflow with the nightly DAG on http://127.0.0.1:8080 (login admin, generated password)
+	$(BIN)/pwh airflow
 
 docs: install  ## dbt docs site for the current warehouse: data/dbt/target/static_index.html
 	$(BIN)/pwh docs

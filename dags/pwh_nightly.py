@@ -26,6 +26,7 @@ STEP_NAMES = (
     "train",
     "publish",
     "export",
+    "report",
 )
 
 

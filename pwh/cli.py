@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -322,6 +323,7 @@ def run(date: DateOption = None) -> None:
     _print_model_run(results["train"])
     _print_publish(results["publish"])
     _print_summary(load_settings())
+    out.print(f"Run report: {results['report']}")
 
 
 @app.command()
@@ -334,6 +336,44 @@ def publish(date: DateOption = None) -> None:
     with _failures():
         summary = _timed("publish", lambda: publish_step(settings, run_date, new_run_id(run_date)))
     _print_publish(summary)
+
+
+@app.command()
+def report(date: DateOption = None) -> None:
+    """Write the HTML run report of the latest run published on or before the date (default: today)."""
+    from pwh.report import write_report
+
+    settings = _published()
+    with _failures():
+        path = write_report(settings, _run_date(date))
+    out.print(f"Open {path} in a browser.")
+
+
+@app.command()
+def airflow(
+    port: Annotated[int, typer.Option(help="Port of the UI and REST API (on 127.0.0.1).")] = 8080,
+) -> None:
+    """Start Airflow locally with the nightly DAG: UI and REST API on 127.0.0.1, login required."""
+    import os
+
+    from pwh.airflow_local import PASSWORDS_FILE, admin_password, airflow_env, airflow_home
+
+    settings = load_settings()
+    env = airflow_env(settings, port)
+    airflow_home(settings).mkdir(parents=True, exist_ok=True)
+    known = admin_password(settings)
+    console.print(
+        f"Airflow at [bold]http://127.0.0.1:{port}[/] (ready after ~40 s), DAG pwh_nightly, user [bold]admin[/]; "
+        + (
+            f"password in {airflow_home(settings) / PASSWORDS_FILE}"
+            if known
+            else "Airflow prints the generated password once below and keeps it in "
+            f"{airflow_home(settings) / PASSWORDS_FILE}"
+        )
+        + ". Stop with Ctrl-C."
+    )
+    executable = str(Path(sys.executable).parent / "airflow")
+    os.execve(executable, [executable, "standalone"], env)
 
 
 @app.command()

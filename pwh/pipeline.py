@@ -176,6 +176,13 @@ def export(settings: Settings, run_date: dt.date, run_id: str):
         raise StepFailed(f"export: {exc}") from exc
 
 
+def report(settings: Settings, run_date: dt.date, run_id: str):
+    """Write the run report (HTML with charts, one file) from the published warehouse."""
+    from pwh.report import write_report
+
+    return write_report(settings, run_date, run_id)
+
+
 @dataclass(frozen=True)
 class Step:
     name: str
@@ -196,6 +203,7 @@ STEPS = (
     Step("train", train, "recommender: train, evaluate against popularity, replace its tables if better"),
     Step("publish", publish, "publish the build warehouse atomically: analysts see the new run"),
     Step("export", export, "segment CSVs and their manifest for marketers"),
+    Step("report", report, "the run report: loads, quarantine, segments and model metrics over time"),
 )
 
 
