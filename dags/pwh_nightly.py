@@ -17,6 +17,7 @@ from airflow.sdk import chain, dag, task
 STEP_NAMES = (
     "ingest",
     "check_load_audit",
+    "check_raw",
     "transform",
     "dedupe",
     "identity",
@@ -24,6 +25,7 @@ STEP_NAMES = (
     "marts",
     "segments",
     "train",
+    "check_marts",
     "publish",
     "export",
     "report",

@@ -105,6 +105,13 @@ def dbt(settings: Settings, run_date: dt.date, *args: str, variables: dict | Non
     return done.stdout
 
 
+def check_raw(settings: Settings, run_date: dt.date, run_id: str):
+    """Great Expectations on the raw tables this run loaded; a failure stops the run (expectations/)."""
+    from expectations.run import check_raw as check
+
+    return check(settings, run_date, run_id)
+
+
 # dbt runs in two phases around the Python steps: everything that does not read their `ml` tables,
 # then everything downstream of them (identities, profiles, page themes, segment features).
 ML_MODELS = "source:ml+"
@@ -155,6 +162,13 @@ def train(settings: Settings, run_date: dt.date, run_id: str):
     return train_recommender(settings, run_date, run_id)
 
 
+def check_marts(settings: Settings, run_date: dt.date, run_id: str):
+    """Great Expectations on the marts before they are published; a failure stops the run."""
+    from expectations.run import check_marts as check
+
+    return check(settings, run_date, run_id)
+
+
 def publish(settings: Settings, run_date: dt.date, run_id: str):
     """Publish the build warehouse onto the one analysts read, atomically (see pwh.publish)."""
     from pwh.publish import PublishError
@@ -194,6 +208,7 @@ class Step:
 STEPS = (
     Step("ingest", ingest, "load new landing data into the raw lake and raw schemas"),
     Step("check_load_audit", check_load_audit, "every row read was loaded or quarantined"),
+    Step("check_raw", check_raw, "Great Expectations on the raw tables: stop before transforming bad data"),
     Step("transform", transform, "dbt build: staging, intermediate and the marts that need no ML step"),
     Step("dedupe", dedupe, "cluster CRM records of the same person"),
     Step("identity", identity, "stitch identifiers into people (guarded against over-merging)"),
@@ -201,6 +216,7 @@ STEPS = (
     Step("marts", marts, "dbt build: identities, profiles and segment features, with their tests"),
     Step("segments", segments, "segment memberships and history from the catalogue, with size checks"),
     Step("train", train, "recommender: train, evaluate against popularity, replace its tables if better"),
+    Step("check_marts", check_marts, "Great Expectations on the marts: stop before publishing bad tables"),
     Step("publish", publish, "publish the build warehouse atomically: analysts see the new run"),
     Step("export", export, "segment CSVs and their manifest for marketers"),
     Step("report", report, "the run report: loads, quarantine, segments and model metrics over time"),

@@ -1,14 +1,18 @@
-"""Shared fixtures: an isolated data dir per test, and sample landing data made by `pwh generate`."""
+"""Shared fixtures: an isolated data dir per test, sample landing data made by `pwh generate`, and one
+real `pwh run` over it that tests reading a built warehouse copy instead of running the pipeline again."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from pwh.settings import Settings, load_settings, quiet_telemetry
-from tests.sample import SAMPLE
+from tests.sample import SAMPLE, SAMPLE_RUN_DATE
 
 quiet_telemetry()
 os.environ.setdefault("PYTHONHASHSEED", "0")
@@ -53,3 +57,28 @@ def sample_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sample_land
     shutil.copytree(sample_landing, landing)
     (tmp_path / "data").mkdir()
     return settings_for(tmp_path / "data", monkeypatch, landing)
+
+
+@pytest.fixture(scope="session")
+def sample_run(tmp_path_factory: pytest.TempPathFactory, sample_landing: Path) -> tuple[Path, str]:
+    """The data dir of one `pwh run` of the sample (built once), and what the command printed."""
+    root = tmp_path_factory.mktemp("sample_run")
+    shutil.copytree(sample_landing, root / "landing")
+    (root / "data").mkdir()
+    env = {name: value for name, value in os.environ.items() if not name.startswith("PWH_")}
+    env |= {"PWH_DATA_DIR": str(root / "data"), "PWH_LANDING_DIR": str(root / "landing")}
+    done = subprocess.run(
+        [Path(sys.executable).parent / "pwh", "run", "--date", SAMPLE_RUN_DATE.isoformat()],
+        env=env, cwd=root, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return root / "data", done.stdout
+
+
+@pytest.fixture
+def sample_built(sample_settings: Settings, sample_run: tuple[Path, str]) -> tuple[Settings, str]:
+    """sample_settings whose data dir holds a copy of the sample run's (landing files are the same), and
+    that run's output: for tests that read or continue a built warehouse."""
+    data_dir, stdout = sample_run
+    shutil.copytree(data_dir, sample_settings.data_dir, dirs_exist_ok=True)
+    return sample_settings, stdout
