@@ -1,10 +1,18 @@
 """Analytics events: JSON lines (optionally gzip) under `events/YYYY-MM-DD/` -> `raw_events`.
 
-The checks come from the event JSON Schema in `schemas/event.schema.json`: required fields, types, enums
-and timestamp format are compiled into one DuckDB query, so the schema file stays the single definition
-of a valid event. A row failing any check, a malformed line and a repeated `event_id` (within the batch,
-across files of the run, or against what the warehouse already holds) go to `raw_events.quarantine`
-with the reason; everything else lands in `raw_events.events`, nested objects flattened to columns.
+The checks come from the event JSON Schema in `schemas/event.schema.json`: required fields, types, enums,
+number ranges and timestamp format are compiled into one DuckDB query, so the schema file stays the
+single definition of a valid event. A row failing any check, a malformed line, a time outside what a
+tracker can record (files.time_window_reasons) and a repeated `event_id` (within the batch, across files
+of the run, or against what the warehouse already holds) go to `raw_events.quarantine` with the reason;
+everything else lands in `raw_events.events`, nested objects flattened to columns.
+
+Fields the schema does not define (schema drift: a tracker that sends something new) are kept, not
+dropped: the valid row carries them in `extra_fields`, a JSON object holding them where the event had them
+(`{"loyalty_tier": "gold", "product": {"color": "red"}}`), and the load audit and the log name them by
+path (`loyalty_tier`, `product.color`). One JSON column rather than a column per new field: its type never
+changes whatever a tracker sends, and a field later added to the schema gets its own typed column without
+clashing with an earlier guess.
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ from pathlib import Path
 
 import dlt
 
-from ingestion.files import LineValidator, load_new_files
+from ingestion.files import LineValidator, ReadCounts, load_new_files, time_window_reasons
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "event.schema.json"
 SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".ndjson", ".ndjson.gz")
@@ -44,6 +52,9 @@ class Field:
     required: bool
     enum: tuple[str, ...] | None
     is_datetime: bool
+    minimum: float | None = None
+    maximum: float | None = None
+    members: tuple[str, ...] | None = None  # an object flattened into its members' columns: their names
 
     @property
     def json(self) -> str:
@@ -86,6 +97,22 @@ class Field:
                 f"then 'invalid timestamp in {self.column} (ISO-8601 with UTC offset expected): ' "
                 f"|| {quote(text)}"
             )
+        if self.json_type in ("number", "integer"):
+            number = f"try_cast({text} as double)"
+            # NaN and Infinity are not JSON, but DuckDB's parser reads them as numbers
+            branches.append(
+                f"when not isfinite({number}) then 'field {self.column}: not a number: ' || {quote(text)}"
+            )
+            if self.minimum is not None:
+                branches.append(
+                    f"when {number} < {self.minimum} "
+                    f"then 'field {self.column} below its minimum {self.minimum}: ' || {quote(text)}"
+                )
+            if self.maximum is not None:
+                branches.append(
+                    f"when {number} > {self.maximum} "
+                    f"then 'field {self.column} above its maximum {self.maximum}: ' || {quote(text)}"
+                )
         return "\n            ".join(branches)
 
 
@@ -102,11 +129,16 @@ def _fields(properties: dict, required: set[str], prefix: str = "$", parent: str
         path = f"{prefix}.{name}"
         column = name if not parent or name.startswith(f"{parent}_") else f"{parent}_{name}"
         if json_type == "object" and "properties" in spec:
+            # the object itself is checked (an object or null) but has no column: its members do
+            members = tuple(spec["properties"])
+            fields.append(Field(path, 0, column, json_type, name in required, None, False, members=members))
             fields += _fields(spec["properties"], set(spec.get("required", [])), path, name)
             continue
         enum = tuple(spec["enum"]) if "enum" in spec else None
+        is_datetime = spec.get("format") == "date-time"
+        minimum, maximum = spec.get("minimum"), spec.get("maximum")
         fields.append(
-            Field(path, 0, column, json_type, name in required, enum, spec.get("format") == "date-time")
+            Field(path, 0, column, json_type, name in required, enum, is_datetime, minimum, maximum)
         )
     return fields
 
@@ -118,19 +150,73 @@ def event_fields() -> tuple[Field, ...]:
     return tuple(replace(field, position=index) for index, field in enumerate(fields, start=1))
 
 
+@cache
+def top_level_names() -> tuple[str, ...]:
+    return tuple(json.loads(SCHEMA_PATH.read_text())["properties"])
+
+
+def sql_strings(values: tuple[str, ...]) -> str:
+    """A DuckDB list literal of the strings."""
+    return "[" + ", ".join("'" + value.replace("'", "''") + "'" for value in values) + "]"
+
+
+def new_fields_sql(objects: list[Field]) -> tuple[str, str]:
+    """SQL of (the paths of a row's fields the schema lacks, the JSON object of them), given `kept`.
+
+    Paths are dotted (`loyalty_tier`, `product.color`); the members of `properties` are free-form. `kept`
+    is the row with every known field removed (`known_fields_patch`), computed only when a path exists.
+    """
+    parts = [
+        f"list_filter(json_keys(raw_line), lambda key: not list_contains({sql_strings(top_level_names())}, key))"
+    ]
+    for obj in objects:
+        name = obj.path.removeprefix("$.")
+        parts.append(
+            f"list_transform(list_filter(coalesce(json_keys({obj.json}), []), "
+            f"lambda key: not list_contains({sql_strings(obj.members)}, key)), lambda key: '{name}.' || key)"
+        )
+    paths = parts[0]
+    for part in parts[1:]:
+        paths = f"list_concat({paths}, {part})"
+    # the objects that removing the known fields emptied go too: what is left is the new fields alone
+    emptied = ", ".join(
+        f"'{obj.path.removeprefix('$.')}', "
+        f"case when len(json_keys(kept, '{obj.path}')) > 0 then json_extract(kept, '{obj.path}') end"
+        for obj in objects
+    )
+    return paths, f"json_merge_patch(kept, json_object({emptied}))"
+
+
+def known_fields_patch(objects: list[Field]) -> str:
+    """A JSON merge patch (RFC 7396) that removes every field the schema defines: it sets them to null."""
+    patch: dict = dict.fromkeys(top_level_names())
+    for obj in objects:
+        patch[obj.path.removeprefix("$.")] = dict.fromkeys(obj.members or ())
+    return json.dumps(patch)
+
+
 class EventValidator(LineValidator):
     """Schema checks plus event_id de-duplication against earlier batches and the warehouse."""
 
     keys = ("event_id",)
 
-    def __init__(self, warehouse_path: Path | None) -> None:
+    def __init__(self, warehouse_path: Path | None, until: dt.date | None = None) -> None:
         super().__init__()
         fields = event_fields()
-        self.data_columns = (*(field.column for field in fields), "source_file", "line_number")
+        columns = [field for field in fields if field.members is None]
+        objects = [field for field in fields if field.members is not None]
+        self.data_columns = (
+            *(field.column for field in columns),
+            "extra_fields",
+            "source_file",
+            "line_number",
+        )
         self.con.execute("create temp table seen_ids (event_id varchar primary key)")
-        values = ",\n                ".join(f"{field.sql_value} as {field.column}" for field in fields)
+        values = ",\n                ".join(f"{field.sql_value} as {field.column}" for field in columns)
         reasons = "\n                    ".join(field.sql_reason() for field in fields)
         paths = "[" + ", ".join(f"'{field.path}'" for field in fields) + "]"
+        occurred_at = next(field for field in fields if field.column == "occurred_at")
+        new_paths, new_values = new_fields_sql(objects)
         earlier = "false"
         if warehouse_path is not None and warehouse_path.exists():
             self.con.execute(f"attach '{warehouse_path}' as warehouse (read_only)")
@@ -155,17 +241,22 @@ class EventValidator(LineValidator):
         typed as (
             select
                 *,
-                {values}
+                {values},
+                case when doc_type = 'OBJECT' then {new_paths} end as new_field_paths,
+                case when len(new_field_paths) > 0
+                    then json_merge_patch(raw_line, '{known_fields_patch(objects)}') end as kept
             from parsed
         ),
         checked as (
             select
-                *,
+                * exclude (kept),
+                case when kept is not null then {new_values} end as extra_fields,
                 case
                     when read_error is not null then read_error
                     when doc_type is null then 'malformed JSON'
                     when doc_type <> 'OBJECT' then 'not a JSON object: ' || lower(doc_type)
                     {reasons}
+                    {time_window_reasons("occurred_at", occurred_at.text, until)}
                     when event_id in (select event_id from seen_ids) then 'duplicate event_id (loaded in an earlier file of this run)'
                     when {earlier} then 'duplicate event_id (already in the warehouse)'
                 end as reason
@@ -187,6 +278,11 @@ class EventValidator(LineValidator):
 
     def after_batch(self) -> None:
         self.con.execute("insert into seen_ids select event_id from checked where reason is null")
+        new_fields = self.con.execute(
+            "select path, count(*) from (select unnest(new_field_paths) as path from checked where reason is null) "
+            "group by path"
+        ).fetchall()
+        self.new_fields.update(dict(new_fields))
 
     def close(self) -> None:
         self.con.execute("detach database if exists warehouse")
@@ -194,13 +290,12 @@ class EventValidator(LineValidator):
 
 
 @dlt.resource(name="events", write_disposition="append", primary_key="event_id")
-def events(landing_dir: Path, until: dt.date | None, warehouse_path: Path | None, counts: dict[str, int]):
+def events(landing_dir: Path, until: dt.date | None, warehouse_path: Path | None, counts: ReadCounts):
     """New event files -> events (valid rows) and quarantine (rejected rows with the reason)."""
-    yield from load_new_files("events", SUFFIXES, landing_dir, until, EventValidator(warehouse_path), counts)
+    validator = EventValidator(warehouse_path, until)
+    yield from load_new_files("events", SUFFIXES, landing_dir, until, validator, "events", counts)
 
 
 @dlt.source(name="events")
-def events_source(
-    landing_dir: Path, until: dt.date | None, warehouse_path: Path | None, counts: dict[str, int]
-):
+def events_source(landing_dir: Path, until: dt.date | None, warehouse_path: Path | None, counts: ReadCounts):
     return events(landing_dir, until, warehouse_path, counts)

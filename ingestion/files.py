@@ -2,18 +2,21 @@
 
 Events and logs arrive as daily folders (`<kind>/YYYY-MM-DD/*`), optionally gzip-compressed. A file is
 loaded once: the set of loaded files lives in the dlt resource state, which dlt commits together with
-the data it loaded. Byte-level damage (a truncated gzip, invalid UTF-8) is reported per line, so the
-caller can quarantine exactly the affected lines and keep the rest.
+the data it loaded. Byte-level damage (a truncated or corrupt gzip, invalid UTF-8, a line longer than
+MAX_LINE_BYTES) is reported per line, so the caller can quarantine exactly the affected lines and keep
+the rest.
 """
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import logging
 import re
 import zlib
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
@@ -21,6 +24,15 @@ import pyarrow as pa
 log = logging.getLogger(__name__)
 
 DAY_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# A line longer than this is quarantined unread: 8x the largest event Segment accepts (32 KB), far above
+# any access-log line (servers cap request lines at 8 KB) or catalog row.
+MAX_LINE_BYTES = 256 * 1024
+GZIP_MAGIC = b"\x1f\x8b"
+GZIP_CHUNK = 64 * 1024  # inflate in steps: damage loses what the step it is in would have given
+# No event or request of this business predates it: an earlier time (the 1970 epoch of a clock never set,
+# seconds read as milliseconds) is a bug. The raw quality gate uses the same bound
+# (expectations/suites/common.py), so what ingestion lets through does not stop the run there.
+EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 LINE_SCHEMA = pa.schema(
     [
         ("source_file", pa.string()),
@@ -29,6 +41,20 @@ LINE_SCHEMA = pa.schema(
         ("read_error", pa.string()),
     ]
 )
+
+
+class SourceDataError(ValueError):
+    """Input that cannot be loaded at all (not one bad row): the message names the file and line, or the
+    table and row, so that whoever owns the source can fix it."""
+
+
+@dataclass
+class ReadCounts:
+    """What one source read in one run, for the load audit."""
+
+    files: int = 0
+    rows_read: Counter[str] = field(default_factory=Counter)  # table -> rows read for it
+    new_fields: Counter[str] = field(default_factory=Counter)  # field the source's schema lacks -> rows
 
 
 @dataclass(frozen=True)
@@ -53,36 +79,86 @@ def new_files(
     for day_dir in sorted(root.iterdir()):
         if not day_dir.is_dir():
             continue
-        if not DAY_FOLDER.match(day_dir.name):
-            log.warning("skipping %s: landing folders must be named YYYY-MM-DD", day_dir)
+        day = _day(day_dir.name)
+        if day is None:
+            folder = day_dir.relative_to(landing_dir).as_posix()
+            log.warning("skipping %s: landing folders must be named after a date, YYYY-MM-DD", folder)
             continue
-        day = dt.date.fromisoformat(day_dir.name)
         if until is not None and day > until:
             continue
         for path in sorted(day_dir.iterdir()):
+            if not path.is_file() or path.name.startswith("."):  # hidden: an upload in progress
+                continue
             relative = path.relative_to(landing_dir).as_posix()
-            if path.is_file() and path.name.endswith(suffixes) and relative not in loaded:
+            if not path.name.endswith(suffixes):
+                log.warning("skipping %s: %s files end in %s", relative, kind, ", ".join(suffixes))
+            elif relative not in loaded:
                 found.append(LandingFile(path, relative, day))
+            elif loaded[relative] != path.stat().st_size:
+                log.warning(
+                    "%s changed after it was loaded (%d bytes then, %d now): landing files must not "
+                    "change, put new data in a new file; the change is not loaded",
+                    relative,
+                    loaded[relative],
+                    path.stat().st_size,
+                )
     return found
 
 
-def _decompress(path: Path, data: bytes) -> tuple[bytes, str | None]:
-    """Gunzip what can be read; a truncated or corrupt stream keeps its readable prefix."""
-    if not path.name.endswith(".gz"):
-        return data, None
-    inflater = zlib.decompressobj(wbits=31)
+def _day(name: str) -> dt.date | None:
+    if not DAY_FOLDER.match(name):
+        return None
     try:
-        out = inflater.decompress(data)
-    except zlib.error as exc:
-        return b"", f"corrupt gzip file: {exc}"
-    if not inflater.eof:
-        return out, "truncated gzip file: line cut off at the end of the readable data"
-    return out, None
+        return dt.date.fromisoformat(name)
+    except ValueError:  # 2026-02-30
+        return None
+
+
+def _decompress(file: LandingFile, data: bytes) -> tuple[bytes, str | None]:
+    """Gunzip what can be read: every member of the file, and the readable prefix of a damaged one.
+
+    Gzip data is recognised by its magic bytes, whatever the file's name; a `.gz` file that is not gzip
+    is an error.
+    """
+    if not data.startswith(GZIP_MAGIC):
+        if file.path.name.endswith(".gz") and data:
+            return b"", "corrupt gzip file: no gzip header"
+        return data, None
+    if not file.path.name.endswith(".gz"):
+        log.warning("%s is gzip-compressed: read as gzip", file.relative)
+    out: list[bytes] = []
+    position = 0
+    while position < len(data):
+        inflater = zlib.decompressobj(wbits=31)
+        try:
+            while not inflater.eof and position < len(data):
+                chunk = data[position : position + GZIP_CHUNK]
+                position += len(chunk)
+                out.append(inflater.decompress(chunk))
+        except zlib.error as exc:
+            return b"".join(out), f"corrupt gzip file: {exc}; the rest of the file is unreadable"
+        if not inflater.eof:
+            return b"".join(out), "truncated gzip file: the file ends inside this line"
+        # a gzip file may hold several members (`cat a.gz b.gz`): the next starts where this one ended
+        position -= len(inflater.unused_data)
+        if data.startswith(GZIP_MAGIC, position):
+            continue
+        if data.count(0, position) != len(data) - position:  # zero padding after the end is allowed
+            return b"".join(
+                out
+            ), f"corrupt gzip file: {len(data) - position} bytes after its end are not gzip"
+        break
+    return b"".join(out), None
 
 
 def read_lines(file: LandingFile) -> pa.Table:
     """Every non-blank line of a file with its 1-based line number and any byte-level error."""
-    data, file_error = _decompress(file.path, file.path.read_bytes())
+    data, file_error = _decompress(file, file.path.read_bytes())
+    encoding_error = None
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8) :]  # a byte-order mark is no part of the first line
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding_error = "UTF-16 file (it starts with a UTF-16 byte-order mark): UTF-8 expected"
     raw_lines = data.split(b"\n")
     if raw_lines and raw_lines[-1] == b"" and file_error is None:
         raw_lines.pop()  # the file's final newline
@@ -98,11 +174,16 @@ def read_lines(file: LandingFile) -> pa.Table:
             except UnicodeDecodeError as exc:
                 lines.append(raw.decode("utf-8", errors="replace"))
                 errors.append(f"invalid UTF-8 at byte {exc.start}")
+    for i, raw in enumerate(raw_lines):
+        if encoding_error is not None:
+            errors[i] = encoding_error
+        elif len(raw) > MAX_LINE_BYTES:
+            errors[i] = f"line too long: {len(raw)} bytes (at most {MAX_LINE_BYTES})"
     if file_error is not None:
-        if lines and lines[-1].strip():
-            errors[-1] = file_error
-        elif not lines or not any(line.strip() for line in lines):
-            lines, errors = [""], [file_error]  # nothing readable: one quarantine row for the file
+        if not lines:
+            lines, errors = [""], [None]  # nothing readable: one quarantine row for the file
+        # the damage is at the end of what could be read, even when that is a complete line
+        errors[-1] = file_error if errors[-1] is None else f"{errors[-1]}; {file_error}"
     keep = [i for i, line in enumerate(lines) if line.strip() or errors[i]]
     return pa.table(
         {
@@ -113,6 +194,27 @@ def read_lines(file: LandingFile) -> pa.Table:
         },
         schema=LINE_SCHEMA,
     )
+
+
+def time_window_reasons(column: str, text: str, until: dt.date | None) -> str:
+    """SQL CASE branches quarantining a timestamptz `column` outside the times a source can record:
+    before EARLIEST, or from two days after the run's date (`until`) on, when a clock runs ahead (day
+    folders hold local days, UTC offsets reach +14 h, and a day of slack on top).
+
+    `text` is the SQL of the value as written, quoted in the reason.
+    """
+    quoted = f"'''' || left({text}, 80) || ''''"
+    branches = [
+        f"when {column} < '{EARLIEST.isoformat()}'::timestamptz "
+        f"then '{column} before {EARLIEST.date()} (a clock that was never set?): ' || {quoted}"
+    ]
+    if until is not None:
+        latest = dt.datetime.combine(until + dt.timedelta(days=2), dt.time(), dt.UTC)
+        branches.append(
+            f"when {column} >= '{latest.isoformat()}'::timestamptz "
+            f"then '{column} more than a day after the run date {until}: ' || {quoted}"
+        )
+    return "\n            ".join(branches)
 
 
 def iter_line_batches(files: list[LandingFile]) -> Iterator[tuple[LandingFile, pa.Table]]:
@@ -136,6 +238,7 @@ class LineValidator:
     def __init__(self) -> None:
         import duckdb
 
+        self.new_fields: Counter[str] = Counter()  # fields the source's schema lacks -> valid rows with them
         self.con = duckdb.connect()
         self.con.execute("set TimeZone = 'UTC'; set enable_progress_bar = false")
 
@@ -180,7 +283,8 @@ def load_new_files(
     landing_dir: Path,
     until: dt.date | None,
     validator: LineValidator,
-    counts: dict[str, int],
+    table: str,
+    counts: ReadCounts,
 ) -> Iterator[object]:
     """Body of a dlt resource over daily landing files: yields valid rows and quarantine rows.
 
@@ -193,13 +297,14 @@ def load_new_files(
     log.info("%s: %d new file(s)", kind, len(files))
     try:
         for file, lines in iter_line_batches(files):
-            counts["rows_read"] = counts.get("rows_read", 0) + lines.num_rows
+            counts.rows_read[table] += lines.num_rows
             valid, quarantined = validator(lines)
             if valid.num_rows:
                 yield valid
             if quarantined.num_rows:
                 yield as_quarantine(quarantined)
             loaded[file.relative] = file.path.stat().st_size
-            counts["files"] = counts.get("files", 0) + 1
+            counts.files += 1
+        counts.new_fields.update(validator.new_fields)
     finally:
         validator.close()

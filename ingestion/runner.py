@@ -3,6 +3,9 @@
 Each source has its own dlt pipeline (state, incremental cursors and loaded-file sets live with it under
 the dlt folder and in the warehouse). After a load, the rows it put in each table are counted in the
 warehouse itself, so the audit's `rows_loaded` is what really landed, not what was meant to.
+`new_fields` reports schema drift: the fields of the input that the source's schema does not define,
+with how many loaded rows carry them (events), and the columns the load added to a table that existed
+before (dlt's schema evolution: a new CRM column). The log says the same, and what the load quarantined.
 """
 
 from __future__ import annotations
@@ -12,9 +15,11 @@ import logging
 from dataclasses import dataclass
 
 import dlt
+from dlt.pipeline.exceptions import PipelineStepFailed
 
 from ingestion import lake
 from ingestion.crm import TABLES as CRM_TABLES
+from ingestion.files import ReadCounts, SourceDataError
 from pwh.settings import Settings
 from pwh.warehouse import connect
 
@@ -39,7 +44,12 @@ create table if not exists audit.load_audit (
     started_at timestamptz not null,
     finished_at timestamptz not null
 );
+alter table audit.load_audit add column if not exists new_fields varchar;
 """
+AUDIT_COLUMNS = (
+    "run_id", "run_date", "source", "table_name", "load_ids", "files_read", "rows_read", "rows_loaded",
+    "rows_quarantined", "started_at", "finished_at", "new_fields",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -55,19 +65,20 @@ class AuditRow:
     rows_quarantined: int
     started_at: dt.datetime
     finished_at: dt.datetime
+    new_fields: str | None = None  # "loyalty_tier (3), tier (new column)": schema drift, see above
 
     @property
     def is_balanced(self) -> bool:
         return self.rows_read == self.rows_loaded + self.rows_quarantined
 
 
-def _source(name: str, settings: Settings, run_date: dt.date, counts: dict[str, int]):
+def _source(name: str, settings: Settings, run_date: dt.date, counts: ReadCounts):
     """The dlt source for `name`, or None when the landing zone has nothing of it."""
     if name == "crm":
         from ingestion.crm import available_tables, crm_source
 
         tables = available_tables(settings.crm_url)
-        return crm_source(settings.crm_url, tables) if tables else None
+        return crm_source(settings.crm_url, tables, run_date, counts) if tables else None
     if name == "events":
         from ingestion.events import events_source
 
@@ -83,26 +94,75 @@ def _source(name: str, settings: Settings, run_date: dt.date, counts: dict[str, 
     raise ValueError(f"unknown source {name!r}; expected one of {', '.join(SOURCES)}")
 
 
-def _rows_with_load(con, dataset: str, table: str, load_ids: list[str]) -> int:
+def _rows_with_load(
+    con, dataset: str, table: str, load_ids: list[str], source_file: str | None = None
+) -> int:
+    """Rows of `dataset.table` the loads wrote (only those read from `source_file`, when given)."""
     exists = con.execute(
         "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?", [dataset, table]
     ).fetchone()[0]
     if not exists or not load_ids:
         return 0
     marks = ", ".join("?" for _ in load_ids)
+    where = "" if source_file is None else " and source_file = ?"
     return con.execute(
-        f'select count(*) from "{dataset}"."{table}" where _dlt_load_id in ({marks})', load_ids
+        f'select count(*) from "{dataset}"."{table}" where _dlt_load_id in ({marks}){where}',
+        [*load_ids, *([] if source_file is None else [source_file])],
     ).fetchone()[0]
+
+
+def _log_quarantine(con, name: str, load_ids: list[str]) -> None:
+    """How many rows the loads quarantined, and the most frequent reasons."""
+    dataset = f"raw_{name}"
+    total = _rows_with_load(con, dataset, "quarantine", load_ids)
+    if not total:
+        return
+    log.warning("%s: %d row(s) quarantined in %s.quarantine", name, total, dataset)
+    marks = ", ".join("?" for _ in load_ids)
+    reasons = con.execute(
+        f"select reason, count(*), min(source_file || coalesce(':' || line_number, '')) "
+        f"from {dataset}.quarantine where _dlt_load_id in ({marks}) group by reason order by 2 desc, 1 limit 5",
+        load_ids,
+    ).fetchall()
+    for reason, rows, first in reasons:
+        log.warning("%s: %d x %s (first at %s)", name, rows, reason[:200], first)
+
+
+def _columns(pipeline) -> dict[str, set[str]]:
+    """The columns of every table in the pipeline's schema (none before its first run)."""
+    if not pipeline.default_schema_name:
+        return {}
+    return {name: set(table.get("columns", {})) for name, table in pipeline.default_schema.tables.items()}
+
+
+def _explained(name: str, settings: Settings, exc: PipelineStepFailed) -> Exception:
+    """The error to stop the run with: what the source found wrong with its input, without dlt's
+    wrapping; for the CRM, the rows whose values it could not read, when that is what failed."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, SourceDataError):
+            return cause
+        cause = cause.__cause__
+    if name == "crm":
+        from ingestion.crm import available_tables, unreadable_values
+
+        problems = unreadable_values(settings.crm_url, available_tables(settings.crm_url))
+        if problems:
+            return SourceDataError(
+                "CRM values the warehouse cannot hold (fix them in the CRM): " + "; ".join(problems)
+            )
+    return exc
 
 
 def ingest_source(name: str, settings: Settings, run_date: dt.date, run_id: str) -> list[AuditRow]:
     """Load one source; returns its audit rows (also written to `audit.load_audit`)."""
     started_at = dt.datetime.now(dt.UTC)
-    counts: dict[str, int] = {}
+    counts = ReadCounts()
     dataset = f"raw_{name}"
     source = _source(name, settings, run_date, counts)
     load_ids: list[str] = []
     row_counts: dict[str, int] = {}
+    new_columns: dict[str, list[str]] = {}
     if source is not None:
         settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
         pipeline = dlt.pipeline(
@@ -111,8 +171,20 @@ def ingest_source(name: str, settings: Settings, run_date: dt.date, run_id: str)
             dataset_name=dataset,
             pipelines_dir=str(settings.dlt_dir),
         )
-        info = pipeline.run(source, loader_file_format="parquet")
+        columns_before = _columns(pipeline)
+        try:
+            info = pipeline.run(source, loader_file_format="parquet")
+        except PipelineStepFailed as exc:
+            explained = _explained(name, settings, exc)
+            if explained is exc:
+                raise
+            raise explained from exc
         info.raise_on_failed_jobs()
+        new_columns = {
+            table: sorted(columns - columns_before[table])
+            for table, columns in _columns(pipeline).items()
+            if table in columns_before and columns - columns_before[table]
+        }
         load_ids = list(info.loads_ids)
         normalize_info = pipeline.last_trace.last_normalize_info
         row_counts = {
@@ -122,12 +194,24 @@ def ingest_source(name: str, settings: Settings, run_date: dt.date, run_id: str)
         }
     tables = list(CRM_TABLES) if name == "crm" else [MAIN_TABLES[name]]
     finished_at = dt.datetime.now(dt.UTC)
+    drift = {
+        table: [f"{column} (new column)" for column in columns] for table, columns in new_columns.items()
+    }
+    if counts.new_fields:
+        fields = [f"{field} ({rows})" for field, rows in sorted(counts.new_fields.items())]
+        log.warning(
+            "%s: field(s) the schema does not define, kept in extra_fields: %s", name, ", ".join(fields)
+        )
+        drift[tables[0]] = fields + drift.get(tables[0], [])
+    for table, columns in new_columns.items():
+        log.warning("%s.%s: new column(s) %s", dataset, table, ", ".join(columns))
     rows: list[AuditRow] = []
     with connect(settings.warehouse_path) as con:
         for table in tables:
             loaded = _rows_with_load(con, dataset, table, load_ids)
-            quarantined = 0 if name == "crm" else _rows_with_load(con, dataset, "quarantine", load_ids)
-            read = row_counts.get(table, 0) if name == "crm" else counts.get("rows_read", 0)
+            # the CRM's quarantine holds the rows of its three tables: source_file names the table
+            from_table = table if name == "crm" else None
+            quarantined = _rows_with_load(con, dataset, "quarantine", load_ids, from_table)
             rows.append(
                 AuditRow(
                     run_id,
@@ -135,18 +219,20 @@ def ingest_source(name: str, settings: Settings, run_date: dt.date, run_id: str)
                     name,
                     table,
                     ",".join(load_ids),
-                    counts.get("files", 0),
-                    read,
+                    counts.files,
+                    counts.rows_read[table],
                     loaded,
                     quarantined,
                     started_at,
                     finished_at,
+                    ", ".join(drift.get(table, [])) or None,
                 )
             )
         for load_id in load_ids:
-            for table in [*tables, *([] if name == "crm" else ["quarantine"])]:
+            for table in [*tables, "quarantine"]:
                 if table in row_counts:
                     lake.export_load(con, settings.lake_url, dataset, table, load_id, run_date)
+        _log_quarantine(con, name, load_ids)
         write_audit(con, rows)
     for row in rows:
         if not row.is_balanced:
@@ -169,18 +255,7 @@ def write_audit(con, rows: list[AuditRow]) -> None:
             [row.run_id, row.source, row.table_name],
         )
         con.execute(
-            "insert into audit.load_audit values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                row.run_id,
-                row.run_date,
-                row.source,
-                row.table_name,
-                row.load_ids,
-                row.files_read,
-                row.rows_read,
-                row.rows_loaded,
-                row.rows_quarantined,
-                row.started_at,
-                row.finished_at,
-            ],
+            f"insert into audit.load_audit ({', '.join(AUDIT_COLUMNS)}) "
+            f"values ({', '.join('?' for _ in AUDIT_COLUMNS)})",
+            [getattr(row, column) for column in AUDIT_COLUMNS],
         )

@@ -48,16 +48,42 @@ def test_incremental_merge_and_soft_delete(settings, crm):
     }  # fmt: skip
 
     with sqlite3.connect(crm) as con:
+        con.execute("alter table customers add column loyalty_tier TEXT")  # schema drift: kept, reported
         con.execute(
-            "update customers set is_deleted = 1, updated_at = '2026-01-02 09:00:00' where customer_id = 2"
+            "update customers set is_deleted = 1, loyalty_tier = 'gold', updated_at = '2026-01-02 09:00:00' "
+            "where customer_id = 2"
         )
-    assert crm_rows(ingest(settings, RUN_DATE, "run-3", ("crm",)))["customers"] == (1, 1)
+    third = ingest(settings, RUN_DATE, "run-3", ("crm",))
+    assert crm_rows(third)["customers"] == (1, 1)
+    assert [row.new_fields for row in third] == ["loyalty_tier (new column)", None, None]
 
     with connect(settings.warehouse_path, read_only=True) as con:
-        rows = con.execute("select customer_id, is_deleted from raw_crm.customers order by 1").fetchall()
+        rows = con.execute(
+            "select customer_id, is_deleted, loyalty_tier from raw_crm.customers order by 1"
+        ).fetchall()
         lake_files = list((settings.data_dir / "lake" / "raw_crm" / "customers").rglob("*.parquet"))
-    assert rows == [(1, False), (2, True)]
+    assert rows == [(1, False, None), (2, True, "gold")]
     assert len(lake_files) == 2, "one lake file per load that changed customers"
+
+
+def test_a_row_dated_in_the_future_does_not_hide_later_changes(settings, crm):
+    """The cursor only moves up to the day after the run date; rows without updated_at are read every run."""
+    with sqlite3.connect(crm) as con:
+        con.execute("insert into customers (customer_id, updated_at) values (3, '2099-01-01 00:00:00')")
+        con.execute("update customers set updated_at = null where customer_id = 2")
+    assert crm_rows(ingest(settings, RUN_DATE, "run-1", ("crm",)))["customers"] == (2, 2), "1 and 2, not 3"
+
+    with sqlite3.connect(crm) as con:
+        con.execute(
+            "update customers set first_name = 'Annie', updated_at = '2026-01-02 09:00:00' where customer_id = 1"
+        )
+    assert crm_rows(ingest(settings, RUN_DATE, "run-2", ("crm",)))["customers"] == (2, 2), "1's change, and 2"
+    assert crm_rows(ingest(settings, dt.date(2099, 1, 1), "run-3", ("crm",)))["customers"] == (2, 2), (
+        "3 and 2"
+    )
+    with connect(settings.warehouse_path, read_only=True) as con:
+        rows = con.execute("select customer_id, first_name from raw_crm.customers order by 1").fetchall()
+    assert rows == [(1, "Annie"), (2, "Bob"), (3, None)]
 
 
 def test_missing_crm_database_loads_nothing(settings):

@@ -2,8 +2,9 @@
 
 import datetime as dt
 import gzip
+from unittest.mock import ANY
 
-from ingestion.files import LandingFile, new_files, read_lines
+from ingestion.files import MAX_LINE_BYTES, LandingFile, new_files, read_lines
 
 
 def _file(path, landing):
@@ -42,6 +43,57 @@ def test_not_gzip_at_all_is_one_quarantinable_row(tmp_path):
     path.write_bytes(b"this is not gzip")
     rows = read_lines(_file(path, tmp_path)).to_pylist()
     assert len(rows) == 1 and rows[0]["read_error"].startswith("corrupt gzip")
+
+
+def test_every_gzip_member_is_read_and_damage_after_them_is_flagged(tmp_path):
+    members = gzip.compress(b"1\n2\n") + gzip.compress(b"3\n")
+    cases = {
+        "members.log.gz": (members, ["1", "2", "3"], None),
+        "padded.log.gz": (members + b"\0" * 512, ["1", "2", "3"], None),  # tape-style zero padding
+        "appended.log.gz": (
+            members + b"4\n",
+            ["1", "2", "3", ""],
+            "corrupt gzip file: 2 bytes after its end",
+        ),
+        "empty.log.gz": (b"", [], None),
+    }
+    for name, (data, lines, error) in cases.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        rows = read_lines(_file(path, tmp_path)).to_pylist()
+        assert [row["raw_line"] for row in rows] == lines, name
+        assert [row["read_error"] for row in rows if row["read_error"]] == ([] if error is None else [ANY]), (
+            name
+        )
+        if error:
+            assert rows[-1]["read_error"].startswith(error)
+
+
+def test_corrupt_gzip_keeps_what_was_readable_before_the_damage(tmp_path):
+    data = bytearray(gzip.compress(b"".join(f"line {i}\n".encode() for i in range(200_000)), compresslevel=1))
+    data[len(data) // 2 : len(data) // 2 + 64] = b"\xff" * 64
+    path = tmp_path / "damaged.log.gz"
+    path.write_bytes(bytes(data))
+    rows = read_lines(_file(path, tmp_path)).to_pylist()
+    assert rows[0]["raw_line"] == "line 0" and len(rows) > 1000, "the readable part is kept"
+    assert [row["read_error"] is None for row in rows] == [True] * (len(rows) - 1) + [False]
+    assert rows[-1]["read_error"].startswith("corrupt gzip file")
+
+
+def test_byte_order_marks_and_long_lines(tmp_path):
+    path = tmp_path / "a.log"
+    path.write_bytes(b"\xef\xbb\xbffirst\n" + b"x" * (MAX_LINE_BYTES + 1) + b"\nlast\n")
+    rows = read_lines(_file(path, tmp_path)).to_pylist()
+    assert [row["raw_line"][:5] for row in rows] == ["first", "xxxxx", "last"]
+    assert [row["read_error"] for row in rows] == [
+        None,
+        f"line too long: {MAX_LINE_BYTES + 1} bytes (at most {MAX_LINE_BYTES})",
+        None,
+    ]
+    path.write_bytes("first\nsecond\n".encode("utf-16"))
+    assert {row["read_error"] for row in read_lines(_file(path, tmp_path)).to_pylist()} == {
+        "UTF-16 file (it starts with a UTF-16 byte-order mark): UTF-8 expected"
+    }
 
 
 def test_new_files_respects_loaded_set_and_run_date(tmp_path):

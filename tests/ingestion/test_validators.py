@@ -160,7 +160,7 @@ def test_catalog_rows_are_checked():
     assert valid.num_rows == 1
     assert quarantined.column("reason").to_pylist() == [
         "missing required field product_id",
-        "price must be a non-negative number, got 'abc'",
+        "price must be a number from 0 to 1000000000, got 'abc'",
         "invalid launched_at date: 'soon'",
         "duplicate product_id (earlier row of the same file)",
     ]
