@@ -48,7 +48,7 @@ _FEATURES: list[tuple[str, str, str]] = [
     (
         "days_since_first_seen",
         "number",
-        "Days since pwh first saw the person (0 = first seen on the run date).",
+        "Days since pwh first saw the person (0 = first seen on the run date; null when first seen after it).",
     ),
     ("days_since_last_visit", "number", "Days from the last visit to the run date; null if never visited."),
     ("days_since_last_purchase", "number", "Days from the last order to the run date; null if never bought."),

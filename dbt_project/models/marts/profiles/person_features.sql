@@ -60,7 +60,11 @@ final as (
         {{ dbt.cast('coalesce(orders.revenue_90d, 0)', 'decimal(18, 2)') }} as revenue_90d,
         {{ dbt.cast('coalesce(orders.revenue_total, 0)', 'decimal(18, 2)') }} as revenue_total,
         profiles.average_order_value,
-        {{ dbt.datediff(dbt.cast('profiles.first_seen_at', 'date'), pwh.run_date(), 'day') }} as days_since_first_seen,
+        -- null for someone first seen after the run date (a run for an earlier date over newer data)
+        case
+            when {{ dbt.cast('profiles.first_seen_at', 'date') }} <= {{ pwh.run_date() }}
+                then {{ dbt.datediff(dbt.cast('profiles.first_seen_at', 'date'), pwh.run_date(), 'day') }}
+        end as days_since_first_seen,
         activity.days_since_last_visit,
         orders.days_since_last_order as days_since_last_purchase,
         -- hours from the last add-to-cart to the end of the run date
