@@ -27,6 +27,9 @@ from pwh.warehouse import connect, replace_table, transaction
 
 log = logging.getLogger(__name__)
 
+# marts.user_recommendations (ARCHITECTURE.md); expectations/suites/marts_recommendations.py checks them
+RECOMMENDATION_COLUMNS = ("person_id", "product_id", "rank", "score", "model_version", "reason")
+
 TOP_N = 10
 SIMILAR_N = 10
 
@@ -160,9 +163,7 @@ def train(settings: Settings, run_date: dt.date, run_id: str) -> TrainSummary:
             cf, content_neighbours(vectors, SIMILAR_N), counts, SIMILAR_N
         )
         tables = {
-            "user_recommendations": recommendations.rename_columns(
-                ["person_id", "product_id", "rank", "score", "model_version", "reason"]
-            ),
+            "user_recommendations": recommendations.rename_columns(list(RECOMMENDATION_COLUMNS)),
             "similar_items": similar_items_table(catalogue_ids, neighbours, scores, version).rename_columns(
                 ["product_id", "similar_product_id", "rank", "score", "model_version"]
             ),

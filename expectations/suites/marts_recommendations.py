@@ -15,12 +15,12 @@ TOP_N = 10
 
 def user_recommendations(table: Table) -> list:
     return [
-        gxe.ExpectColumnValuesToNotBeNull(column="user_id"),
-        gxe.ExpectColumnValuesToNotBeNull(column="item_id"),
+        gxe.ExpectColumnValuesToNotBeNull(column="person_id"),
+        gxe.ExpectColumnValuesToNotBeNull(column="product_id"),
         gxe.ExpectColumnValuesToNotBeNull(column="score"),
         gxe.ExpectColumnValuesToBeBetween(column="rank", min_value=1, max_value=TOP_N),
-        gxe.ExpectCompoundColumnsToBeUnique(column_list=["user_id", "rank"]),
-        gxe.ExpectCompoundColumnsToBeUnique(column_list=["user_id", "item_id"]),
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=["person_id", "rank"]),
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=["person_id", "product_id"]),
     ]
 
 

@@ -56,7 +56,7 @@ def test_corrupted_marts_fail_the_marts_gate_naming_each_problem(warehouse_copy,
         delete from marts.segment_memberships;
         drop table if exists marts.user_recommendations;
         create table marts.user_recommendations as
-            select 'p1' as user_id, 'i1' as item_id, 11 as rank, 0.5 as score, 'v1' as model_version;
+            select 'p1' as person_id, 'i1' as product_id, 11 as rank, 0.5 as score, 'v1' as model_version;
         drop table marts.user_identities;
         """,
     )

@@ -47,3 +47,21 @@ def test_recommendation_ranks_end_at_the_recommenders_top_n():
     from models_ml.recommendations import TOP_N as RECOMMENDER_TOP_N
 
     assert TOP_N == RECOMMENDER_TOP_N
+
+
+def test_the_recommendations_suite_checks_the_columns_the_train_step_writes():
+    # the sample never publishes recommendations (too little data to beat popularity), so only the demo
+    # would find a suite naming a column the table does not have
+    from models_ml.recommendations import RECOMMENDATION_COLUMNS
+
+    (suite,) = [suite for suite in suites_for("marts") if suite.name == "marts.user_recommendations"]
+    table = Table(
+        suite.table, dict.fromkeys(RECOMMENDATION_COLUMNS, "VARCHAR"), 1, dt.date(2026, 1, 3), "run-1"
+    )
+    checked = set()
+    for expectation in suite.build(table):
+        checked |= {getattr(expectation, "column", None)} | set(
+            getattr(expectation, "column_list", None) or ()
+        )
+    checked.discard(None)
+    assert checked and checked <= set(RECOMMENDATION_COLUMNS)
