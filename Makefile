@@ -7,6 +7,7 @@ BIN := $(VENV)/bin
 TOOLS := .tools
 UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 DEMO_DATE ?= 2026-01-14
+SCALE ?= 1m
 
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export RUNTIME__DLTHUB_TELEMETRY := false
@@ -14,7 +15,7 @@ export GX_ANALYTICS_ENABLED := false
 export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export DO_NOT_TRACK := 1
 
-.PHONY: install demo test lint format airflow docs clean
+.PHONY: install demo test lint format airflow docs bench clean
 
 $(TOOLS)/bin/uv:
 	$(PYTHON) -m venv $(TOOLS)
@@ -47,6 +48,9 @@ airflow: install  ## Airflow with the nightly DAG on http://127.0.0.1:8080 (logi
 
 docs: install  ## dbt docs site for the current warehouse: data/dbt/target/static_index.html
 	$(BIN)/pwh docs
+
+bench: install  ## per-stage wall time, peak RSS, rows at SCALE events (1m, 5m, 20m): see docs/benchmarks.md
+	$(BIN)/python benchmarks/stages.py --scale $(SCALE)
 
 clean:
 	rm -rf data .pytest_cache dbt_project/target dbt_project/logs
