@@ -56,8 +56,12 @@ with_dialling_rules as (
 phone_digits as (
     select
         with_dialling_rules.*,
-        -- "+44 (0)20 ..." writes the trunk prefix in brackets: drop it before keeping the digits
-        {{ pwh.regexp_replace_all("replace(phone_raw, '(0)', '')", '[^0-9]', '') }} as phone_digits,
+        -- "+44 (0)20 ..." writes the trunk prefix in brackets, and "... ext 12" / "x12" / "#12" an
+        -- extension: drop both before keeping the digits
+        {{ pwh.regexp_replace_all(
+            pwh.regexp_replace_all("replace(lower(phone_raw), '(0)', '')", '\s*(ext\.?|extension|x|#)\s*[0-9]+\s*$', ''),
+            '[^0-9]', ''
+        ) }} as phone_digits,
         trim(phone_raw) like '+%' as has_leading_plus
     from with_dialling_rules
 ),
