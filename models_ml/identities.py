@@ -24,7 +24,15 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from models_ml.identity import ACCOUNT_KINDS, GUARD_NAMES, components, stitch
+from models_ml.identity import (
+    ACCOUNT_KINDS,
+    AMBIGUOUS,
+    CANONICAL_ORDER,
+    GUARD_NAMES,
+    SHARED,
+    components,
+    stitch,
+)
 from pwh.settings import Settings
 from pwh.warehouse import connect, transaction
 
@@ -53,10 +61,7 @@ with identifiers as (
     from identity_sightings
     group by identifier_type, identifier_value
 )
-select
-    row_number() over (order by identifier_type, identifier_value) - 1 as node,
-    identifier_type in ('customer_id', 'user_id') as is_account,
-    *
+select row_number() over (order by identifier_type, identifier_value) - 1 as node, *
 from identifiers
 """
 
@@ -102,7 +107,7 @@ canonical as (
         first_value(identifier_type || ':' || identifier_value) over (
             partition by person
             order by
-                list_position(['customer_id', 'user_id', 'anonymous_id', 'email'], identifier_type),
+                list_position($canonical_order, identifier_type),
                 first_seen_at nulls last,
                 identifier_value
         ) as canonical_identifier
@@ -116,7 +121,7 @@ select
     first_seen_at,
     last_seen_at,
     cast(sightings as bigint) as sightings,
-    ? as run_id
+    $run_id as run_id
 from canonical
 order by person_id, identifier_type, identifier_value
 """
@@ -197,8 +202,10 @@ def _graph(con: duckdb.DuckDBPyConnection) -> tuple[np.ndarray, np.ndarray, np.n
     con.execute(NODES_SQL)
     clusters = CLUSTER_EDGES_SQL if _has_table(con, "ml", "crm_customer_clusters") else ""
     edges = con.execute(EDGES_SQL.format(clusters=clusters)).fetchnumpy()
-    is_account = con.execute("select is_account from identity_nodes order by node").fetchnumpy()["is_account"]
-    return np.asarray(is_account, bool), np.asarray(edges["a"], np.int64), np.asarray(edges["b"], np.int64)
+    kinds = con.execute("select identifier_type from identity_nodes order by node").fetchnumpy()[
+        "identifier_type"
+    ]
+    return np.isin(kinds, ACCOUNT_KINDS), np.asarray(edges["a"], np.int64), np.asarray(edges["b"], np.int64)
 
 
 def stitch_identities(
@@ -215,7 +222,7 @@ def stitch_identities(
             "guard": pa.array([GUARD_NAMES[g] for g in result.guard], pa.string()),
         })  # fmt: skip
         con.register("stitched_people", people)
-        con.execute(MAP_SQL, [run_id])
+        con.execute(MAP_SQL, {"canonical_order": list(CANONICAL_ORDER), "run_id": run_id})
         con.unregister("stitched_people")
         with transaction(con):
             con.execute("create schema if not exists ml")
@@ -240,8 +247,8 @@ def stitch_identities(
     summary = IdentitySummary(
         identifiers=len(is_account),
         people=people_count,
-        shared=int((result.guard == 1).sum()),
-        ambiguous=int((result.guard == 2).sum()),
+        shared=int((result.guard == SHARED).sum()),
+        ambiguous=int((result.guard == AMBIGUOUS).sum()),
         merges=merges,
         anonymous_only_people=anonymous_only,
     )
@@ -284,4 +291,4 @@ def evaluate(settings: Settings, run_id: str) -> IdentityEvaluation:
     return result
 
 
-__all__ = ["ACCOUNT_KINDS", "IdentityEvaluation", "IdentitySummary", "evaluate", "stitch_identities"]
+__all__ = ["IdentityEvaluation", "IdentitySummary", "evaluate", "stitch_identities"]

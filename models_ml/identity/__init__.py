@@ -7,12 +7,22 @@ against a generated landing zone's truth.
 
 from models_ml.identity.graph import (
     ACCOUNT_KINDS,
+    AMBIGUOUS,
+    CANONICAL_ORDER,
     GUARD_NAMES,
-    KINDS,
-    WEAK_KINDS,
+    SHARED,
     Stitching,
     components,
     stitch,
 )
 
-__all__ = ["ACCOUNT_KINDS", "GUARD_NAMES", "KINDS", "WEAK_KINDS", "Stitching", "components", "stitch"]
+__all__ = [
+    "ACCOUNT_KINDS",
+    "AMBIGUOUS",
+    "CANONICAL_ORDER",
+    "GUARD_NAMES",
+    "SHARED",
+    "Stitching",
+    "components",
+    "stitch",
+]

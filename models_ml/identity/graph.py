@@ -22,8 +22,8 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 ACCOUNT_KINDS = ("customer_id", "user_id")
-WEAK_KINDS = ("email", "anonymous_id")
-KINDS = ACCOUNT_KINDS + WEAK_KINDS
+# which identifier names a person: accounts before cookies before emails (models_ml/identities.py)
+CANONICAL_ORDER = (*ACCOUNT_KINDS, "anonymous_id", "email")
 
 # guard values of Stitching.guard
 NONE, SHARED, AMBIGUOUS = 0, 1, 2
