@@ -8,6 +8,7 @@ TOOLS := .tools
 UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 DEMO_DATE ?= 2026-01-14
 SCALE ?= 1m
+CHROMIUM := /usr/bin/chromium
 
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export RUNTIME__DLTHUB_TELEMETRY := false
@@ -15,7 +16,7 @@ export GX_ANALYTICS_ENABLED := false
 export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export DO_NOT_TRACK := 1
 
-.PHONY: install demo test lint format airflow docs bench clean
+.PHONY: install browser demo test lint format airflow docs bench clean
 
 $(TOOLS)/bin/uv:
 	$(PYTHON) -m venv $(TOOLS)
@@ -31,7 +32,18 @@ demo: install  ## generate sample data and run the nightly pipeline on it
 	$(BIN)/pwh generate --users 2000 --days 14 --start-date 2026-01-01
 	$(BIN)/pwh run --date $(DEMO_DATE)
 
-test: install  ## the whole test suite (what CI runs)
+# tests/browser drive Debian's Chromium (Playwright's own browser download needs the internet)
+browser: $(CHROMIUM)
+
+$(CHROMIUM):
+	@if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+	  echo "The browser tests (tests/browser) need Debian's chromium at $@. Install it as root:" \
+	    "apt-get install chromium (make test does this itself when run as root on Debian)." >&2; \
+	  exit 1; \
+	fi
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+test: install browser  ## the whole test suite (what CI runs)
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 

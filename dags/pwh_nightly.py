@@ -1,8 +1,9 @@
 """pwh_nightly: the nightly pipeline as an Airflow DAG, one task per step of `pwh run`.
 
 This file only wires steps together: the work is in `pwh.pipeline`, shared with the command line.
+The two dbt steps are task groups with one task per dbt model (`pwh.orchestration`, Astronomer Cosmos).
 Tasks are keyed on the run's logical date, never the wall clock, so a re-run or a backfill of a date
-does the same work. Steps run one after another: they all write the one DuckDB warehouse file.
+does the same work. One task runs at a time: they all write the one DuckDB warehouse file.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import chain, dag, task
 
-# pwh.pipeline.STEPS, checked by tests/dags
+# pwh.pipeline.STEPS, checked by tests/dags; the dbt phases (pwh.pipeline.DBT_PHASES) are task groups
 STEP_NAMES = (
     "ingest",
     "check_load_audit",
@@ -28,8 +29,12 @@ STEP_NAMES = (
     "check_marts",
     "publish",
     "export",
+    "docs",
     "report",
 )
+
+
+RETRIES = int(os.environ.get("PWH_TASK_RETRIES", "2"))
 
 
 def _run(step_name: str, **context) -> None:
@@ -46,14 +51,20 @@ def _run(step_name: str, **context) -> None:
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
-    default_args={
-        "retries": int(os.environ.get("PWH_TASK_RETRIES", "2")),
-        "retry_delay": timedelta(minutes=2),
-    },
+    max_active_tasks=1,
+    default_args={"retries": RETRIES, "retry_delay": timedelta(minutes=2)},
     tags=["pwh"],
 )
 def pwh_nightly():
-    chain(*(task(task_id=name)(_run)(name) for name in STEP_NAMES))
+    from pwh.orchestration import dbt_task_group
+    from pwh.pipeline import DBT_PHASES
+
+    chain(
+        *(
+            dbt_task_group(name, RETRIES) if name in DBT_PHASES else task(task_id=name)(_run)(name)
+            for name in STEP_NAMES
+        )
+    )
 
 
 pwh_nightly()

@@ -34,6 +34,7 @@ from dlt.extract.items_transform import YieldMapItem
 from dlt.sources.sql_database import sql_database
 
 from ingestion.files import ReadCounts, as_quarantine
+from ingestion.suppression import SuppressionList
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +74,15 @@ def available_tables(crm_url: str) -> list[str]:
     return [name for name in TABLES if name in present]
 
 
-def crm_source(crm_url: str, tables: list[str], until: dt.date | None, counts: ReadCounts):
-    """dlt source over the present CRM tables with merge + incremental hints applied."""
+def crm_source(
+    crm_url: str,
+    tables: list[str],
+    until: dt.date | None,
+    counts: ReadCounts,
+    suppressed: SuppressionList | None = None,
+):
+    """dlt source over the present CRM tables with merge + incremental hints applied; rows of people on
+    the suppression list are dropped (and counted) before the key checks."""
     # the end of the day after the run date, in the CRM's (naive, UTC) time
     latest = None if until is None else dt.datetime.combine(until + dt.timedelta(days=2), dt.time())
     if latest is not None:
@@ -92,6 +100,7 @@ def crm_source(crm_url: str, tables: list[str], until: dt.date | None, counts: R
         reflection_level="full",
         query_adapter_callback=leave_later_rows,
     )
+    suppression = Suppression(crm_url, tables, suppressed) if suppressed else None
     for name in tables:
         primary_key, cursor = TABLES[name]
         resource = source.resources[name]
@@ -100,8 +109,60 @@ def crm_source(crm_url: str, tables: list[str], until: dt.date | None, counts: R
             write_disposition="merge",
             incremental=dlt.sources.incremental(cursor, on_cursor_value_missing="include"),
         )
-        resource.add_step(AfterIncremental(KeyCheck(name, counts)))
+        resource.add_step(AfterIncremental(KeyCheck(name, counts, suppression)))
     return source
+
+
+class Suppression:
+    """Which CRM rows belong to suppressed people: customers by id or email, their orders and order items.
+
+    Orders and order items carry no email, and an order item no customer: the suppressed customers' ids
+    and their order ids are read from the CRM once, on the first row that needs them (only when the
+    suppression list is not empty).
+    """
+
+    def __init__(self, crm_url: str, tables: list[str], suppressed: SuppressionList) -> None:
+        self.crm_url, self.tables, self.list = crm_url, tables, suppressed
+        self._ids: tuple[set, set] | None = None
+
+    def ids(self) -> tuple[set, set]:
+        """(customer ids, order ids) of suppressed people in the CRM."""
+        if self._ids is None:
+            customers: set = set()
+            orders: set = set()
+            engine = sa.create_engine(self.crm_url)
+            try:
+                with engine.connect() as con:
+                    if "customers" in self.tables:
+                        for customer_id, email in con.execute(
+                            sa.text("select customer_id, email from customers")
+                        ):
+                            if self.list.has("customer_id", customer_id) or self.list.has("email", email):
+                                customers.add(customer_id)
+                    if "orders" in self.tables:
+                        for order_id, customer_id in con.execute(
+                            sa.text("select order_id, customer_id from orders")
+                        ):
+                            if customer_id in customers or self.list.has("customer_id", customer_id):
+                                orders.add(order_id)
+            finally:
+                engine.dispose()
+            self._ids = customers, orders
+        return self._ids
+
+    def mask(self, table: str, rows: pa.Table) -> list[bool]:
+        """True for the rows of a batch of `table` that belong to suppressed people."""
+        if table == "customers":
+            return self.list.mask(rows, {"customer_id": "customer_id", "email": "email"}).to_pylist()
+        customers, orders = self.ids()
+        order_ids = rows.column("order_id").to_pylist()
+        if table == "order_items":
+            return [order_id in orders for order_id in order_ids]
+        customer_ids = rows.column("customer_id").to_pylist()
+        return [
+            order_id in orders or customer_id in customers or self.list.has("customer_id", customer_id)
+            for order_id, customer_id in zip(order_ids, customer_ids, strict=True)
+        ]
 
 
 class AfterIncremental(YieldMapItem):
@@ -114,8 +175,9 @@ class KeyCheck:
     """Counts the rows read and quarantines those whose key is missing or repeats one read earlier in
     the same load."""
 
-    def __init__(self, table: str, counts: ReadCounts) -> None:
+    def __init__(self, table: str, counts: ReadCounts, suppression: Suppression | None = None) -> None:
         self.table = table
+        self.suppression = suppression
         keys = TABLES[table][0]
         self.keys = (keys,) if isinstance(keys, str) else keys
         self.counts = counts
@@ -124,6 +186,15 @@ class KeyCheck:
     def __call__(self, rows: pa.Table):
         before = self.counts.rows_read[self.table]
         self.counts.rows_read[self.table] += rows.num_rows
+        positions = list(range(rows.num_rows))  # in the batch as read, before any row is suppressed
+        if self.suppression is not None:
+            drop = self.suppression.mask(self.table, rows)
+            if any(drop):
+                self.counts.rows_suppressed[self.table] += sum(drop)
+                positions = [i for i in positions if not drop[i]]
+                rows = rows.take(pa.array(positions, pa.int64()))
+            if rows.num_rows == 0:
+                return
         keys = zip(*(rows.column(name).to_pylist() for name in self.keys), strict=True)
         reasons = [self.reason(key) for key in keys]
         if not any(reasons):
@@ -138,7 +209,7 @@ class KeyCheck:
                 {
                     "source_file": pa.array([self.table] * len(rejected), pa.string()),
                     # no lines in a table: the row's position in what this load read from it
-                    "line_number": pa.array([before + i + 1 for i in rejected], pa.int64()),
+                    "line_number": pa.array([before + positions[i] + 1 for i in rejected], pa.int64()),
                     "raw_line": [json.dumps(row, default=str) for row in rows.take(rejected).to_pylist()],
                     "reason": [reasons[i] for i in rejected],
                 }

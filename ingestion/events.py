@@ -26,6 +26,7 @@ from pathlib import Path
 import dlt
 
 from ingestion.files import LineValidator, ReadCounts, load_new_files, time_window_reasons
+from ingestion.suppression import SuppressionList
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "event.schema.json"
 SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".ndjson", ".ndjson.gz")
@@ -289,13 +290,31 @@ class EventValidator(LineValidator):
         super().close()
 
 
+# columns of a valid event that identify a person (the suppression list's identifier types)
+IDENTIFIER_COLUMNS = {"anonymous_id": "anonymous_id", "user_id": "user_id", "email": "email"}
+
+
 @dlt.resource(name="events", write_disposition="append", primary_key="event_id")
-def events(landing_dir: Path, until: dt.date | None, warehouse_path: Path | None, counts: ReadCounts):
+def events(
+    landing_dir: Path,
+    until: dt.date | None,
+    warehouse_path: Path | None,
+    counts: ReadCounts,
+    suppressed: SuppressionList | None = None,
+):
     """New event files -> events (valid rows) and quarantine (rejected rows with the reason)."""
     validator = EventValidator(warehouse_path, until)
-    yield from load_new_files("events", SUFFIXES, landing_dir, until, validator, "events", counts)
+    yield from load_new_files(
+        "events", SUFFIXES, landing_dir, until, validator, "events", counts, suppressed, IDENTIFIER_COLUMNS
+    )
 
 
 @dlt.source(name="events")
-def events_source(landing_dir: Path, until: dt.date | None, warehouse_path: Path | None, counts: ReadCounts):
-    return events(landing_dir, until, warehouse_path, counts)
+def events_source(
+    landing_dir: Path,
+    until: dt.date | None,
+    warehouse_path: Path | None,
+    counts: ReadCounts,
+    suppressed: SuppressionList | None = None,
+):
+    return events(landing_dir, until, warehouse_path, counts, suppressed)

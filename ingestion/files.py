@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from ingestion.suppression import SuppressionList
+
 log = logging.getLogger(__name__)
 
 DAY_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -55,6 +57,7 @@ class ReadCounts:
     files: int = 0
     rows_read: Counter[str] = field(default_factory=Counter)  # table -> rows read for it
     new_fields: Counter[str] = field(default_factory=Counter)  # field the source's schema lacks -> rows
+    rows_suppressed: Counter[str] = field(default_factory=Counter)  # table -> rows of forgotten people
 
 
 @dataclass(frozen=True)
@@ -285,9 +288,13 @@ def load_new_files(
     validator: LineValidator,
     table: str,
     counts: ReadCounts,
+    suppressed: SuppressionList | None = None,
+    identifier_columns: dict[str, str] | None = None,
 ) -> Iterator[object]:
     """Body of a dlt resource over daily landing files: yields valid rows and quarantine rows.
 
+    Rows of people on the suppression list (`identifier_columns` of valid rows, name -> identifier type;
+    the text of quarantined lines) are dropped and counted in `counts.rows_suppressed`.
     Must run inside a dlt resource: the loaded-file set is that resource's state.
     """
     import dlt
@@ -299,6 +306,10 @@ def load_new_files(
         for file, lines in iter_line_batches(files):
             counts.rows_read[table] += lines.num_rows
             valid, quarantined = validator(lines)
+            if suppressed:
+                valid, dropped = suppressed.split(valid, identifier_columns or {})
+                quarantined, dropped_lines = suppressed.split(quarantined, {}, text_column="raw_line")
+                counts.rows_suppressed[table] += dropped + dropped_lines
             if valid.num_rows:
                 yield valid
             if quarantined.num_rows:

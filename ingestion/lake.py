@@ -37,5 +37,5 @@ def export_load(
         if writer is not None:
             writer.close()
     if writer is not None:
-        log.info("lake: wrote %s", path)
+        log.debug("lake: wrote %s", path)
     return path if writer is not None else None

@@ -16,6 +16,7 @@ from pathlib import Path
 import dlt
 
 from ingestion.files import LineValidator, ReadCounts, load_new_files, time_window_reasons
+from ingestion.suppression import SuppressionList
 
 SUFFIXES = (".log", ".log.gz")
 # host ident user [time] "method url protocol" status bytes "referrer" "user agent" "cookie"
@@ -85,13 +86,18 @@ class LogValidator(LineValidator):
 
 
 @dlt.resource(name="page_visits", write_disposition="append")
-def page_visits(landing_dir: Path, until: dt.date | None, counts: ReadCounts):
+def page_visits(
+    landing_dir: Path, until: dt.date | None, counts: ReadCounts, suppressed: SuppressionList | None = None
+):
     """New access-log files -> page_visits (parsed lines) and quarantine (unparsable lines)."""
     yield from load_new_files(
-        "logs", SUFFIXES, landing_dir, until, LogValidator(until), "page_visits", counts
-    )
+        "logs", SUFFIXES, landing_dir, until, LogValidator(until), "page_visits", counts, suppressed,
+        {"anonymous_id": "anonymous_id"},
+    )  # fmt: skip
 
 
 @dlt.source(name="logs")
-def logs_source(landing_dir: Path, until: dt.date | None, counts: ReadCounts):
-    return page_visits(landing_dir, until, counts)
+def logs_source(
+    landing_dir: Path, until: dt.date | None, counts: ReadCounts, suppressed: SuppressionList | None = None
+):
+    return page_visits(landing_dir, until, counts, suppressed)

@@ -6,6 +6,8 @@ warehouse itself, so the audit's `rows_loaded` is what really landed, not what w
 `new_fields` reports schema drift: the fields of the input that the source's schema does not define,
 with how many loaded rows carry them (events), and the columns the load added to a table that existed
 before (dlt's schema evolution: a new CRM column). The log says the same, and what the load quarantined.
+`rows_suppressed` counts the rows of people `pwh forget` erased, dropped before loading
+(ingestion/suppression.py): rows read = rows loaded + rows quarantined + rows suppressed.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from ingestion import lake
 from ingestion.crm import TABLES as CRM_TABLES
 from ingestion.files import ReadCounts, SourceDataError
+from ingestion.suppression import SuppressionList
+from pwh.faults import failpoint
 from pwh.settings import Settings
 from pwh.warehouse import connect
 
@@ -45,10 +49,11 @@ create table if not exists audit.load_audit (
     finished_at timestamptz not null
 );
 alter table audit.load_audit add column if not exists new_fields varchar;
+alter table audit.load_audit add column if not exists rows_suppressed bigint default 0;
 """
 AUDIT_COLUMNS = (
     "run_id", "run_date", "source", "table_name", "load_ids", "files_read", "rows_read", "rows_loaded",
-    "rows_quarantined", "started_at", "finished_at", "new_fields",
+    "rows_quarantined", "started_at", "finished_at", "new_fields", "rows_suppressed",
 )  # fmt: skip
 
 
@@ -66,27 +71,29 @@ class AuditRow:
     started_at: dt.datetime
     finished_at: dt.datetime
     new_fields: str | None = None  # "loyalty_tier (3), tier (new column)": schema drift, see above
+    rows_suppressed: int = 0  # rows of people on the suppression list (ingestion/suppression.py), dropped
 
     @property
     def is_balanced(self) -> bool:
-        return self.rows_read == self.rows_loaded + self.rows_quarantined
+        return self.rows_read == self.rows_loaded + self.rows_quarantined + self.rows_suppressed
 
 
 def _source(name: str, settings: Settings, run_date: dt.date, counts: ReadCounts):
     """The dlt source for `name`, or None when the landing zone has nothing of it."""
+    suppressed = SuppressionList.load(settings.data_dir)
     if name == "crm":
         from ingestion.crm import available_tables, crm_source
 
         tables = available_tables(settings.crm_url)
-        return crm_source(settings.crm_url, tables, run_date, counts) if tables else None
+        return crm_source(settings.crm_url, tables, run_date, counts, suppressed) if tables else None
     if name == "events":
         from ingestion.events import events_source
 
-        return events_source(settings.landing_dir, run_date, settings.warehouse_path, counts)
+        return events_source(settings.landing_dir, run_date, settings.warehouse_path, counts, suppressed)
     if name == "logs":
         from ingestion.logs import logs_source
 
-        return logs_source(settings.landing_dir, run_date, counts)
+        return logs_source(settings.landing_dir, run_date, counts, suppressed)
     if name == "catalog":
         from ingestion.catalog import catalog_source
 
@@ -173,6 +180,10 @@ def ingest_source(name: str, settings: Settings, run_date: dt.date, run_id: str)
         )
         columns_before = _columns(pipeline)
         try:
+            if pipeline.has_pending_data:  # a killed run's package: `run` would load it and extract nothing
+                pending = pipeline.run()
+                if pending is not None:
+                    pending.raise_on_failed_jobs()
             info = pipeline.run(source, loader_file_format="parquet")
         except PipelineStepFailed as exc:
             explained = _explained(name, settings, exc)
@@ -180,6 +191,7 @@ def ingest_source(name: str, settings: Settings, run_date: dt.date, run_id: str)
                 raise
             raise explained from exc
         info.raise_on_failed_jobs()
+        failpoint(f"ingest.{name}.loaded")  # test hook (pwh/faults.py): loaded, neither exported nor audited
         new_columns = {
             table: sorted(columns - columns_before[table])
             for table, columns in _columns(pipeline).items()
@@ -207,11 +219,17 @@ def ingest_source(name: str, settings: Settings, run_date: dt.date, run_id: str)
         log.warning("%s.%s: new column(s) %s", dataset, table, ", ".join(columns))
     rows: list[AuditRow] = []
     with connect(settings.warehouse_path) as con:
+        recovered = _unaudited_loads(con, name, dataset, load_ids)
+        load_ids = recovered + load_ids
         for table in tables:
             loaded = _rows_with_load(con, dataset, table, load_ids)
             # the CRM's quarantine holds the rows of its three tables: source_file names the table
             from_table = table if name == "crm" else None
             quarantined = _rows_with_load(con, dataset, "quarantine", load_ids, from_table)
+            # a recovered load's rows were read by the killed run, which audited none of them
+            read_before = _rows_with_load(con, dataset, table, recovered) + _rows_with_load(
+                con, dataset, "quarantine", recovered, from_table
+            )
             rows.append(
                 AuditRow(
                     run_id,
@@ -220,31 +238,61 @@ def ingest_source(name: str, settings: Settings, run_date: dt.date, run_id: str)
                     table,
                     ",".join(load_ids),
                     counts.files,
-                    counts.rows_read[table],
+                    counts.rows_read[table] + read_before,
                     loaded,
                     quarantined,
                     started_at,
                     finished_at,
                     ", ".join(drift.get(table, [])) or None,
+                    counts.rows_suppressed[table],
                 )
             )
         for load_id in load_ids:
             for table in [*tables, "quarantine"]:
-                if table in row_counts:
+                if table in row_counts or (
+                    load_id in recovered and _rows_with_load(con, dataset, table, [load_id])
+                ):
                     lake.export_load(con, settings.lake_url, dataset, table, load_id, run_date)
         _log_quarantine(con, name, load_ids)
         write_audit(con, rows)
     for row in rows:
+        if row.rows_suppressed:
+            log.info(
+                "%s.%s: %d row(s) of forgotten people suppressed", name, row.table_name, row.rows_suppressed
+            )
         if not row.is_balanced:
             log.error(
-                "%s.%s: read %d != loaded %d + quarantined %d",
+                "%s.%s: read %d != loaded %d + quarantined %d + suppressed %d",
                 name,
                 row.table_name,
                 row.rows_read,
                 row.rows_loaded,
                 row.rows_quarantined,
+                row.rows_suppressed,
             )
     return rows
+
+
+def _unaudited_loads(con, name: str, dataset: str, new_load_ids: list[str]) -> list[str]:
+    """Loads dlt completed in `dataset` that no audit row lists, oldest first: a run killed after its load
+    and before its audit, or a killed run's package this run loaded first. This run audits them and
+    exports them to the lake, so that every row is counted once and reaches the lake."""
+    if not con.execute(
+        "select count(*) from duckdb_tables() where schema_name = ? and table_name = '_dlt_loads'", [dataset]
+    ).fetchone()[0]:
+        return []
+    con.execute(AUDIT_DDL)
+    audited = {
+        load_id
+        for (load_ids,) in con.execute(
+            "select load_ids from audit.load_audit where source = ?", [name]
+        ).fetchall()
+        for load_id in (load_ids or "").split(",")
+    }
+    loads = con.execute(
+        f'select load_id from "{dataset}"._dlt_loads where status = 0 order by load_id'
+    ).fetchall()
+    return [load_id for (load_id,) in loads if load_id not in audited and load_id not in new_load_ids]
 
 
 def write_audit(con, rows: list[AuditRow]) -> None:

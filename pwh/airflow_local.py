@@ -41,12 +41,15 @@ def airflow_env(settings: Settings, port: int = DEFAULT_PORT) -> dict[str, str]:
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        # the first parse lists the dbt nodes (`dbt ls`, then cached): more than the default 30 s on 2 busy cores
+        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "180",
         # the tasks read pwh's settings from the environment: pin them to what this command resolved
         "PWH_DATA_DIR": str(settings.data_dir),
         "PWH_LANDING_DIR": str(settings.landing_dir),
         "PWH_CRM_URL": settings.crm_url,
         "PWH_LAKE_URL": settings.lake_url,
         "PWH_WAREHOUSE_PATH": str(settings.warehouse_path),
+        "PWH_ANALYST_WAREHOUSE_PATH": str(settings.analyst_warehouse_path),
         "PWH_BUILD_DIR": str(settings.build_dir),
         "PWH_DLT_DIR": str(settings.dlt_dir),
         "PWH_EXPORTS_DIR": str(settings.exports_dir),

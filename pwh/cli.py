@@ -60,20 +60,50 @@ def _settings() -> Settings:
     return build_settings(load_settings())
 
 
-def _published() -> Settings:
-    """Settings of the commands that read what analysts read: the published warehouse, which must exist."""
+# `pwh query --role`: which published file it reads. On the embedded default the file's permissions are
+# the role (DuckDB has no users or grants): the full one is readable by its owner and group only.
+ROLES = {
+    "analyst": "the analyst warehouse (marts, direct identifiers masked)",
+    "full": "the full warehouse (every schema, direct identifiers included)",
+}
+
+
+def _role_path(settings: Settings, role: str) -> Path:
+    return settings.analyst_warehouse_path if role == "analyst" else settings.warehouse_path
+
+
+def _published(role: str = "full") -> Settings:
+    """Settings of the commands that read what a run published: the role's file must exist and be readable.
+
+    `full` (segment exports, the report: they need contact fields or raw tables) or `analyst`.
+    """
+    import os
+
     settings = load_settings()
-    if not settings.warehouse_path.exists():
-        console.print(
-            f"[bold red]error:[/] nothing is published at {settings.warehouse_path} yet: run `pwh run` first"
+    path = _role_path(settings, role)
+    if not path.exists():
+        hint = "run `pwh run` first"
+        if role == "analyst" and settings.warehouse_path.exists():
+            hint = "the last publish predates it: run `pwh publish` (or `pwh run`)"
+        console.print(f"[bold red]error:[/] nothing is published at {path} yet: {hint}")
+        raise typer.Exit(1)
+    if not os.access(path, os.R_OK):
+        advice = (
+            "Only its owner and group may read it: leave out --role full to query the analyst warehouse, "
+            "or ask for the full role."
+            if role == "full"
+            else "Ask whoever runs pwh for read access."
         )
+        console.print(f"[bold red]error:[/] cannot read {path}: permission denied. It is {ROLES[role]}.")
+        console.print(advice)
         raise typer.Exit(1)
     return settings
 
 
 @contextmanager
-def _failures() -> Iterator[None]:
-    """Turn expected failures into one red line and exit code 1 instead of a traceback."""
+def _failures(then: str | None = None) -> Iterator[None]:
+    """Turn expected failures into one red line (and `then`, what to do next) and exit code 1
+    instead of a traceback."""
     import duckdb
 
     from pwh.pipeline import StepFailed
@@ -82,6 +112,8 @@ def _failures() -> Iterator[None]:
         yield
     except (StepFailed, FileNotFoundError, ValueError, duckdb.Error) as exc:
         console.print(f"[bold red]error:[/] {exc}")
+        if then:
+            console.print(then)
         raise typer.Exit(1) from exc
 
 
@@ -305,25 +337,55 @@ def segments_export(
 @app.command()
 def run(date: DateOption = None) -> None:
     """The whole nightly pipeline: every step in order, then a summary of what is in the warehouse."""
+    results = _run_pipeline(_settings(), _run_date(date))
+    _print_audit(results["ingest"])
+    _print_model_run(results["train"])
+    _print_publish(results["publish"])
+    _print_summary(load_settings())
+    out.print(f"Run report: {results['report']}")
+    out.print(f"dbt docs:   {results['docs']}")
+
+
+@app.command()
+def backfill(
+    start: Annotated[dt.datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="First logical date.")],
+    end: Annotated[dt.datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="Last logical date.")],
+) -> None:
+    """Run the nightly pipeline for every date from --from to --to, oldest first, as the nights would have.
+
+    Each run loads the landing files up to its own date. Stops at the first failed date; run the command
+    again from that date once it is fixed.
+    """
+    if end < start:
+        console.print(f"[bold red]error:[/] --to {end.date()} is before --from {start.date()}")
+        raise typer.Exit(2)
+    settings = _settings()
+    days = [start.date() + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+    for number, day in enumerate(days, 1):
+        console.print(f"[bold]backfill {number}/{len(days)}[/]: {day}")
+        results = _run_pipeline(
+            settings, day, on_failure=f"backfill stopped at {day}: rerun with --from {day}"
+        )
+        _print_publish(results["publish"])
+    _print_summary(load_settings())
+
+
+def _run_pipeline(settings: Settings, run_date: dt.date, on_failure: str | None = None) -> dict[str, Any]:
+    """Every step of the pipeline for one date, with progress; a failure exits with the step's error."""
     from pwh.pipeline import STEPS, new_run_id
 
-    settings, run_date = _settings(), _run_date(date)
     run_id = new_run_id(run_date)
     console.print(
         f"run [bold]{run_id}[/] for {run_date} · building {settings.warehouse_path}, "
         f"publishing to {settings.published_path}"
     )
     results = {}
-    with _failures():
+    with _failures(on_failure):
         for step in STEPS:
             results[step.name] = _timed(
                 f"{step.name}: {step.description}", lambda s=step: s.run(settings, run_date, run_id)
             )
-    _print_audit(results["ingest"])
-    _print_model_run(results["train"])
-    _print_publish(results["publish"])
-    _print_summary(load_settings())
-    out.print(f"Run report: {results['report']}")
+    return results
 
 
 @app.command()
@@ -379,27 +441,89 @@ def airflow(
 @app.command()
 def docs() -> None:
     """Build dbt's documentation site (lineage, every model and column) as one HTML file."""
-    from pwh.pipeline import dbt
+    from pwh.pipeline import docs as build_docs
 
     settings = _settings()
     with _failures():
-        _timed("dbt docs generate", lambda: dbt(settings, _run_date(None), "docs", "generate", "--static"))
-    out.print(f"Open {settings.data_dir / 'dbt' / 'target' / 'static_index.html'} in a browser.")
+        site = _timed("dbt docs generate", lambda: build_docs(settings, _run_date(None), ""))
+    out.print(f"Open {site} in a browser.")
+
+
+@app.command()
+def forget(
+    email: Annotated[str | None, typer.Option(help="The person's email.")] = None,
+    person_id: Annotated[
+        str | None, typer.Option(help="The person's person_id (marts.user_identities).")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List what would be erased; change nothing.")
+    ] = False,
+) -> None:
+    """Erase a person (every identifier stitched to them) from everything pwh writes; suppress later loads."""
+    from pwh.forget import forget as forget_person
+    from pwh.forget import summary_counts
+
+    settings = load_settings()
+    with _failures():  # pwh.forget.ForgetError is a ValueError: one red line
+        erasure = _timed(
+            "finding the person" if dry_run else "forgetting the person",
+            lambda: forget_person(settings, email=email, person_id=person_id, dry_run=dry_run),
+        )
+    verb = "would remove" if dry_run else "removed"
+    identifiers = ", ".join(f"{count} {kind}" for kind, count in erasure.identifiers.items() if count)
+    table = Table("where", f"rows {verb}", title=f"{erasure.erasure_id} ({identifiers})")
+    for place, rows in sorted(summary_counts(erasure).items()):
+        table.add_row(place, f"{rows:,}")
+    out.print(table)
+    for label, paths in (
+        ("export files that held the person (copies sent on are not reached)", erasure.export_files),
+        ("files with the identifiers replaced", erasure.redacted),
+        ("files deleted", erasure.deleted),
+        ("run reports rendered again", erasure.rendered),
+        ("files that still mention the person: clean them by hand", erasure.left),
+    ):
+        if paths:
+            out.print(f"{label}:\n  " + "\n  ".join(paths))
+    if dry_run:
+        out.print("Dry run: nothing changed. Run again without --dry-run to erase.")
+    else:
+        out.print(
+            f"{erasure.rows_removed:,} rows removed, {len(erasure.rewritten)} files rewritten; "
+            f"{erasure.suppressed} identifier(s) added to the suppression list; logged as {erasure.erasure_id} "
+            "(docs/privacy.md)"
+        )
 
 
 @app.command()
 def query(
     sql: Annotated[str, typer.Argument(help="SQL to run against the warehouse (read-only).")],
     format: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
+    role: Annotated[
+        str | None,
+        typer.Option(
+            "--role",
+            help="full: every schema, direct identifiers included (readable by owner and group only); "
+            "analyst: the marts with emails, phones and names masked. Default: full if you may read it, "
+            "else analyst.",
+        ),
+    ] = None,
 ) -> None:
     """Run read-only SQL against the warehouse, e.g. `pwh query "select * from marts.daily_activity"`."""
+    import os
+
     from pwh.warehouse import connect
 
     if format not in ("table", "csv", "json"):
         console.print(f"[bold red]error:[/] unknown format {format!r}: use table, csv or json")
         raise typer.Exit(2)
-    settings = _published()
-    with _failures(), connect(settings.warehouse_path, read_only=True) as con:
+    if role is None:  # the file's permissions are the role: whoever may read the full file is allowed to
+        full = load_settings().warehouse_path
+        role = "full" if not full.exists() or os.access(full, os.R_OK) else "analyst"
+    if role not in ROLES:
+        console.print(f"[bold red]error:[/] unknown role {role!r}: use {' or '.join(ROLES)}")
+        raise typer.Exit(2)
+    settings = _published(role)
+    with _failures(), connect(_role_path(settings, role), read_only=True) as con:
         result = con.sql(sql)
         if result is None:
             return

@@ -47,15 +47,21 @@ def ingest(settings: Settings, run_date: dt.date, run_id: str, sources: tuple[st
 
 
 def check_load_audit(settings: Settings, run_date: dt.date, run_id: str) -> int:
-    """Fail when any source of this run read rows it neither loaded nor quarantined (or vice versa)."""
+    """Fail when any source of this run read rows it neither loaded, quarantined nor suppressed (or vice
+    versa). Suppressed: rows of people `pwh forget` erased (an audit table older than it has none)."""
     from pwh.warehouse import connect
 
     with connect(settings.warehouse_path, read_only=True) as con:
+        has_suppressed = con.execute(
+            "select count(*) from duckdb_columns() where database_name = current_database() "
+            "and schema_name = 'audit' and table_name = 'load_audit' and column_name = 'rows_suppressed'"
+        ).fetchone()[0]
+        suppressed = "coalesce(rows_suppressed, 0)" if has_suppressed else "0"
         unbalanced = con.execute(
-            """
-            select source, table_name, rows_read, rows_loaded, rows_quarantined
+            f"""
+            select source, table_name, rows_read, rows_loaded, rows_quarantined, {suppressed}
             from audit.load_audit
-            where run_id = ? and rows_read <> rows_loaded + rows_quarantined
+            where run_id = ? and rows_read <> rows_loaded + rows_quarantined + {suppressed}
             """,
             [run_id],
         ).fetchall()
@@ -64,12 +70,25 @@ def check_load_audit(settings: Settings, run_date: dt.date, run_id: str) -> int:
         ]
     if unbalanced:
         details = "; ".join(
-            f"{s}.{t}: read {r}, loaded {lo}, quarantined {q}" for s, t, r, lo, q in unbalanced
+            f"{s}.{t}: read {r}, loaded {lo}, quarantined {q}, suppressed {sup}"
+            for s, t, r, lo, q, sup in unbalanced
         )
         raise StepFailed(f"load audit does not add up for run {run_id}: {details}")
     if checked == 0:
         raise StepFailed(f"no load audit rows for run {run_id}: run `pwh ingest` for this run first")
     return checked
+
+
+# the environment variable dbt_project/profiles.yml reads the warehouse file from
+DBT_WAREHOUSE_VARIABLE = "DBT_PWH_DUCKDB_PATH"
+
+
+def dbt_executable() -> str:
+    """The dbt of this environment (the project's virtualenv), else the one on PATH."""
+    executable = shutil.which("dbt", path=str(Path(sys.executable).parent)) or shutil.which("dbt")
+    if executable is None:
+        raise StepFailed("dbt is not installed in this environment: run `make install`")
+    return executable
 
 
 def dbt(settings: Settings, run_date: dt.date, *args: str, variables: dict | None = None) -> str:
@@ -78,9 +97,7 @@ def dbt(settings: Settings, run_date: dt.date, *args: str, variables: dict | Non
     `variables` are dbt vars on top of the run date and reporting currency (e.g. a test's lower caps).
     """
     quiet_telemetry()
-    executable = shutil.which("dbt", path=str(Path(sys.executable).parent)) or shutil.which("dbt")
-    if executable is None:
-        raise StepFailed("dbt is not installed in this environment: run `make install`")
+    executable = dbt_executable()
     work_dir = settings.data_dir / "dbt"
     command = [
         executable, *args,
@@ -92,7 +109,7 @@ def dbt(settings: Settings, run_date: dt.date, *args: str, variables: dict | Non
             "run_date": run_date.isoformat(), "reporting_currency": settings.reporting_currency, **(variables or {}),
         }),
     ]  # fmt: skip
-    env = {**os.environ, "PWH_WAREHOUSE_PATH": str(settings.warehouse_path)}
+    env = {**os.environ, DBT_WAREHOUSE_VARIABLE: str(settings.warehouse_path)}
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     log.info("running %s", " ".join(command[:2]))
     done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=settings.dbt_project_dir)
@@ -113,13 +130,19 @@ def check_raw(settings: Settings, run_date: dt.date, run_id: str):
 
 
 # dbt runs in two phases around the Python steps: everything that does not read their `ml` tables,
-# then everything downstream of them (identities, profiles, page themes, segment features).
-ML_MODELS = "source:ml+"
+# then everything downstream of them (identities, profiles, page themes, segment features). The Airflow
+# DAG renders the same selections as one task per dbt node (pwh.orchestration).
+DBT_PHASES = {"transform": {"exclude": ["source:ml+"]}, "marts": {"select": ["source:ml+"]}}
+
+
+def _dbt_phase(settings: Settings, run_date: dt.date, phase: str) -> str:
+    selection = [arg for flag, nodes in DBT_PHASES[phase].items() for arg in (f"--{flag}", *nodes)]
+    return dbt(settings, run_date, "build", *selection)
 
 
 def transform(settings: Settings, run_date: dt.date, run_id: str) -> str:
     """Build and test seeds, staging, intermediate and the marts that need no ML step."""
-    return dbt(settings, run_date, "build", "--exclude", ML_MODELS)
+    return _dbt_phase(settings, run_date, "transform")
 
 
 def dedupe(settings: Settings, run_date: dt.date, run_id: str):
@@ -145,7 +168,7 @@ def themes(settings: Settings, run_date: dt.date, run_id: str):
 
 def marts(settings: Settings, run_date: dt.date, run_id: str) -> str:
     """Build and test the models that read the ML steps' tables: identities, profiles, features."""
-    return dbt(settings, run_date, "build", "--select", ML_MODELS)
+    return _dbt_phase(settings, run_date, "marts")
 
 
 def segments(settings: Settings, run_date: dt.date, run_id: str):
@@ -190,6 +213,12 @@ def export(settings: Settings, run_date: dt.date, run_id: str):
         raise StepFailed(f"export: {exc}") from exc
 
 
+def docs(settings: Settings, run_date: dt.date, run_id: str) -> Path:
+    """Build dbt's documentation site (lineage, every model and column) as one HTML file."""
+    dbt(settings, run_date, "docs", "generate", "--static")
+    return settings.data_dir / "dbt" / "target" / "static_index.html"
+
+
 def report(settings: Settings, run_date: dt.date, run_id: str):
     """Write the run report (HTML with charts, one file) from the published warehouse."""
     from pwh.report import write_report
@@ -219,6 +248,7 @@ STEPS = (
     Step("check_marts", check_marts, "Great Expectations on the marts: stop before publishing bad tables"),
     Step("publish", publish, "publish the build warehouse atomically: analysts see the new run"),
     Step("export", export, "segment CSVs and their manifest for marketers"),
+    Step("docs", docs, "dbt's documentation site: lineage, every model and column described"),
     Step("report", report, "the run report: loads, quarantine, segments and model metrics over time"),
 )
 

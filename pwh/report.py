@@ -65,9 +65,14 @@ def write_report(settings: Settings, run_date: dt.date, run_id: str | None = Non
     Both files are replaced atomically, so a browser never opens half a page.
     """
     warehouse = settings.published_path or settings.warehouse_path
-    with connect(warehouse, read_only=True) as con:
-        page = render_report(con, run_date, run_id)
     folder = reports_dir(settings)
+    sites = {  # the other pages of a run, linked relatively so the folder can be moved as a whole
+        "dbt docs": settings.data_dir / "dbt" / "target" / "static_index.html",
+        "data quality checks": settings.data_dir / "quality" / "data_docs" / "index.html",
+    }
+    links = {name: os.path.relpath(path, folder) for name, path in sites.items() if path.exists()}
+    with connect(warehouse, read_only=True) as con:
+        page = render_report(con, run_date, run_id, links)
     dated = folder / f"{run_date.isoformat()}.html"
     _write_atomically(dated, page)
     later = [path for path in folder.glob("????-??-??.html") if path.stem > run_date.isoformat()]
@@ -366,8 +371,13 @@ SECTIONS: tuple[tuple[str, str, Callable[[duckdb.DuckDBPyConnection, Run], str]]
 )
 
 
-def render_report(con: duckdb.DuckDBPyConnection, run_date: dt.date, run_id: str | None = None) -> str:
-    """The report's HTML, read from the open warehouse connection `con`."""
+def render_report(
+    con: duckdb.DuckDBPyConnection,
+    run_date: dt.date,
+    run_id: str | None = None,
+    links: dict[str, str] | None = None,
+) -> str:
+    """The report's HTML, read from the open warehouse connection `con`; `links`: title -> href."""
     run = _find_run(con, run_date, run_id)
     sections = []
     for anchor, title, render in SECTIONS:
@@ -377,7 +387,10 @@ def render_report(con: duckdb.DuckDBPyConnection, run_date: dt.date, run_id: str
             log.warning("run report: section %r could not be read: %s", title, exc)
             body = f'<p class="error">Could not read this section: {_esc(exc)}</p>'
         sections.append(f'<section id="{anchor}">\n<h2>{_esc(title)}</h2>\n{body}\n</section>')
-    nav = " · ".join(f'<a href="#{anchor}">{_esc(title.split(":")[0])}</a>' for anchor, title, _ in SECTIONS)
+    nav = " · ".join(
+        [f'<a href="#{anchor}">{_esc(title.split(":")[0])}</a>' for anchor, title, _ in SECTIONS]
+        + [f'<a href="{_esc(href)}">{_esc(name)}</a>' for name, href in (links or {}).items()]
+    )
     published = (
         f"{_fmt(run.published_at)} ({run.table_count} tables, {run.view_count} views)"
         if run.published_at

@@ -2,8 +2,9 @@
 
 Precedence: environment variable > config file (`$PWH_CONFIG`, else `./pwh.toml` if present) > default.
 The lake path may be a local folder or any fsspec URL (`s3://bucket/lake`); the other paths are local.
-`warehouse_path` is the published warehouse analysts read; the pipeline builds into a file of the same
-name in `build_dir` and publishes it there atomically (`pwh.publish`).
+`warehouse_path` is the full published warehouse; the pipeline builds into a file of the same name in
+`build_dir` and publishes it there atomically (`pwh.publish`), together with `analyst_warehouse_path`,
+the analyst warehouse: the marts with direct identifiers masked, what `pwh query` reads by default.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ TELEMETRY_OFF = {
     "GX_ANALYTICS_ENABLED": "false",
     "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
     "DO_NOT_TRACK": "1",
+    # dlt otherwise imports Airflow to look for secrets in its Variables (pwh keeps none there): 3.5 s per
+    # run, and Airflow's import replaces the logging setup, so every pwh log line after it was lost
+    "PROVIDERS__ENABLE_AIRFLOW_SECRETS": "false",
 }
 
 
@@ -36,6 +40,7 @@ class Settings:
     dlt_dir: Path
     exports_dir: Path
     dbt_project_dir: Path
+    analyst_warehouse_path: Path  # the published analyst warehouse: marts with direct identifiers masked
     reporting_currency: str = "EUR"
     # Set only on the pipeline's copy (`pwh.publish.build_settings`): the published warehouse that its
     # warehouse_path, the private build file, is published to. Not a setting: never read from the config.
@@ -62,12 +67,17 @@ def load_settings() -> Settings:
 
     data_dir = Path(get("data_dir", "./data")).expanduser().resolve()
     landing_dir = Path(get("landing_dir", str(data_dir / "landing"))).expanduser().resolve()
+    warehouse_path = Path(get("warehouse_path", str(data_dir / "warehouse" / "pwh.duckdb"))).resolve()
     values = {
         "data_dir": data_dir,
         "landing_dir": landing_dir,
         "crm_url": get("crm_url", f"sqlite:///{landing_dir / 'crm.sqlite'}"),
         "lake_url": get("lake_url", str(data_dir / "lake")),
-        "warehouse_path": Path(get("warehouse_path", str(data_dir / "warehouse" / "pwh.duckdb"))).resolve(),
+        "warehouse_path": warehouse_path,
+        # next to the full warehouse unless set: <data_dir>/warehouse/pwh_analyst.duckdb by default
+        "analyst_warehouse_path": Path(
+            get("analyst_warehouse_path", str(warehouse_path.with_name("pwh_analyst.duckdb")))
+        ).resolve(),
         "build_dir": Path(get("build_dir", str(data_dir / "build"))).resolve(),
         "dlt_dir": Path(get("dlt_dir", str(data_dir / "dlt"))).resolve(),
         "exports_dir": Path(get("exports_dir", str(data_dir / "exports"))).resolve(),

@@ -20,7 +20,13 @@ SCHEMAS = (
     "intermediate",
     "ml",
     "marts",
+    "analyst",  # dbt's masking views, published as the analyst warehouse (pwh.publish)
 )
+
+
+def sql_literal(value: str) -> str:
+    """`value` as a SQL string literal, for the few statements that take no parameters (ATTACH, DDL)."""
+    return "'" + value.replace("'", "''") + "'"
 
 
 @contextmanager

@@ -1,5 +1,5 @@
 -- Fails with one row per load whose counts do not add up: every row ingestion read must have been
--- either loaded or quarantined (rows_read = rows_loaded + rows_quarantined).
+-- loaded, quarantined or suppressed (rows_read = rows_loaded + rows_quarantined + rows_suppressed).
 
 with load_audit as (
     select * from {{ ref('load_audit') }}
@@ -12,7 +12,8 @@ unbalanced as (
         table_name,
         rows_read,
         rows_loaded,
-        rows_quarantined
+        rows_quarantined,
+        rows_suppressed
     from load_audit
     where not is_balanced
 )

@@ -25,6 +25,7 @@ def airflow_env(tmp_path_factory):
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "180",
     }
     env.pop("PWH_TASK_RETRIES", None)
     subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True, timeout=300)
@@ -41,20 +42,36 @@ print(json.dumps({{
     "tasks": [task.task_id for task in dag.topological_sort()],
     "retries": [task.retries for task in dag.tasks],
     "max_active_runs": dag.max_active_runs,
+    "max_active_tasks": dag.max_active_tasks,
 }}))
 """
 
 
-def test_dag_parses_and_mirrors_the_pipeline_steps(airflow_env):
+@pytest.fixture(scope="module")
+def dag(airflow_env):
+    """The parsed DAG's shape, as a subprocess sees it (Cosmos renders the dbt groups with `dbt ls`)."""
     done = subprocess.run(
         [sys.executable, "-c", INSPECT_DAG.format(dags=REPO / "dags")],
-        env=airflow_env, capture_output=True, text=True, timeout=120, check=True,
+        env=airflow_env, capture_output=True, text=True, timeout=300, check=True,
     )  # fmt: skip
-    dag = json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_dag_parses_and_mirrors_the_pipeline_steps(dag):
     assert dag["errors"] == {}
-    assert dag["tasks"] == [step.name for step in STEPS]
+    # the dbt steps are task groups ("transform.<node>_model_build"): in order, the groups are the steps
+    steps = [task.split(".")[0] for task in dag["tasks"]]
+    assert [step for i, step in enumerate(steps) if i == 0 or steps[i - 1] != step] == [s.name for s in STEPS]
     assert min(dag["retries"]) >= 1
-    assert dag["max_active_runs"] == 1, "steps share one DuckDB writer"
+    assert dag["max_active_runs"] == 1 and dag["max_active_tasks"] == 1, "tasks share one DuckDB writer"
+
+
+def test_every_dbt_model_is_a_task_of_exactly_one_dbt_step(dag):
+    built = [task.split(".", 1) for task in dag["tasks"] if task.endswith("_model_build")]
+    models = {path.stem for path in (REPO / "dbt_project" / "models").rglob("*.sql")}
+    assert sorted(model.removesuffix("_model_build") for _, model in built) == sorted(models)
+    groups = {model.removesuffix("_model_build"): group for group, model in built}
+    assert groups["stg_crm__customers"] == "transform" and groups["user_profiles"] == "marts"
 
 
 def test_airflow_dags_test_runs_the_pipeline(airflow_env, sample_settings):

@@ -84,7 +84,8 @@ create schema if not exists audit;
 create table audit.load_audit (
     run_id varchar not null, run_date date not null, source varchar not null, table_name varchar not null,
     load_ids varchar, files_read bigint, rows_read bigint not null, rows_loaded bigint not null,
-    rows_quarantined bigint not null, started_at timestamptz not null, finished_at timestamptz not null
+    rows_quarantined bigint not null, started_at timestamptz not null, finished_at timestamptz not null,
+    new_fields varchar, rows_suppressed bigint default 0
 );
 """
 
@@ -399,7 +400,7 @@ PRODUCTS = [
 ]
 
 # run_id, run_date, source, table_name, load_ids, files_read, rows_read, rows_loaded, rows_quarantined,
-# started_at, finished_at
+# started_at, finished_at (new_fields and rows_suppressed are added on insert)
 LOAD_AUDIT = [
     (
         "r1",
@@ -555,7 +556,9 @@ def create_raw_warehouse(path: str | Path, sources: tuple[str, ...] = SOURCES) -
         if "catalog" in sources:
             _insert(con, "raw_catalog.products", PRODUCTS)
             _insert(con, "raw_catalog.quarantine", [("catalog/products.csv", 5, "P4,,,", "missing title")])
-        _insert(con, "audit.load_audit", [row for row in LOAD_AUDIT if row[2] in sources], dlt=False)
+        _insert(
+            con, "audit.load_audit", [(*row, None, 0) for row in LOAD_AUDIT if row[2] in sources], dlt=False
+        )
     return path
 
 
@@ -563,7 +566,7 @@ def add_unbalanced_audit_row(path: str | Path) -> None:
     """Append a load_audit row whose rows_read != rows_loaded + rows_quarantined."""
     with duckdb.connect(str(path)) as con:
         con.execute("set TimeZone = 'UTC'")
-        _insert(con, "audit.load_audit", [UNBALANCED_AUDIT_ROW], dlt=False)
+        _insert(con, "audit.load_audit", [(*UNBALANCED_AUDIT_ROW, None, 0)], dlt=False)
 
 
 class RawData:

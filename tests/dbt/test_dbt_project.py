@@ -22,6 +22,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from pwh.pipeline import DBT_WAREHOUSE_VARIABLE
+
 PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 RUN_DATE = "2024-03-31"
 
@@ -58,7 +60,7 @@ def run_dbt(args: list[str], warehouse: Path, work_dir: Path) -> DbtRun:
     target_path = work_dir / "target"
     env = {
         **os.environ,
-        "PWH_WAREHOUSE_PATH": str(warehouse),
+        DBT_WAREHOUSE_VARIABLE: str(warehouse),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DO_NOT_TRACK": "1",
     }

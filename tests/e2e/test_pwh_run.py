@@ -94,6 +94,18 @@ def test_query_formats_and_read_only(first_run):
     assert refused.returncode == 1 and "read-only" in refused.stderr.lower()
 
 
+def test_run_builds_the_dbt_docs_site_and_the_report_links_it(first_run):
+    settings, done = first_run
+    site = settings.data_dir / "dbt" / "target" / "static_index.html"
+    assert "static_index.html" in done.stdout
+    page = site.read_text()
+    # the static site embeds the manifest and the catalog: models with their descriptions and columns
+    assert '"model.pwh.user_profiles"' in page and '"days_since_last_visit"' in page
+    report = (settings.data_dir / "reports" / "latest.html").read_text()
+    assert 'href="../dbt/target/static_index.html"' in report
+    assert 'href="../quality/data_docs/index.html"' in report
+
+
 def test_landing_zone_with_only_a_crm_database(settings):
     from pwh.generate import generate
 

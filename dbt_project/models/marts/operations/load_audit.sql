@@ -16,11 +16,13 @@ final as (
         rows_read,
         rows_loaded,
         rows_quarantined,
+        rows_suppressed,
         started_at,
         finished_at,
         {{ dbt.datediff('started_at', 'finished_at', 'second') }} as duration_seconds,
-        -- every row read is either loaded or quarantined; a missing count never balances
-        coalesce(rows_read = rows_loaded + rows_quarantined, false) as is_balanced
+        -- every row read is loaded, quarantined or suppressed (a forgotten person's); a missing count
+        -- never balances
+        coalesce(rows_read = rows_loaded + rows_quarantined + rows_suppressed, false) as is_balanced
     from load_audits
 )
 

@@ -17,6 +17,7 @@ final as (
         rows_read,
         rows_loaded,
         rows_quarantined,
+        coalesce(rows_suppressed, 0) as rows_suppressed,
         {{ pwh.to_utc('started_at') }} as started_at,
         {{ pwh.to_utc('finished_at') }} as finished_at
     from load_audit
