@@ -8,7 +8,8 @@ recommender against the popularity baseline on a time split ending at the run's 
   recommendations in place.
 
 `person_id` is the identity map's (`ml.identity_map`); every person of `marts.user_profiles` gets
-recommendations, the popular items when they have no history.
+recommendations: with no history, the popular items of their strongest interest theme (`top_theme`,
+from the pages they read), else the overall popular items.
 """
 
 from __future__ import annotations
@@ -69,8 +70,9 @@ class TrainSummary:
     recommendations: int
 
 
-def _read(settings: Settings, as_of: dt.datetime) -> tuple[pa.Table, pa.Table, list[str]]:
-    """Interactions before `as_of` (never later data, even when the warehouse has it), catalogue, people."""
+def _read(settings: Settings, as_of: dt.datetime) -> tuple[pa.Table, pa.Table, dict[str, str | None]]:
+    """Interactions before `as_of` (never later data, even when the warehouse has it), catalogue, and
+    every person with their strongest interest theme (None without one)."""
     from models_ml.recommend.interactions import WAREHOUSE_INTERACTIONS_SQL
 
     with connect(settings.warehouse_path, read_only=True) as con:
@@ -89,9 +91,9 @@ def _read(settings: Settings, as_of: dt.datetime) -> tuple[pa.Table, pa.Table, l
             .arrow()
             .read_all()
         )
-        people = [
-            row[0] for row in con.execute("select person_id from marts.user_profiles order by 1").fetchall()
-        ]
+        people = dict(
+            con.execute("select person_id, top_theme from marts.user_profiles order by 1").fetchall()
+        )
     return interactions, products, people
 
 
@@ -138,8 +140,14 @@ def train(settings: Settings, run_date: dt.date, run_id: str) -> TrainSummary:
             item_ids=model.item_ids,
         )
         popular = popular_items(interactions, as_of, item_categories=dict(
-            zip(products["item_id"].to_pylist(), products["category"].to_pylist(), strict=True)))  # fmt: skip
+            zip(products["item_id"].to_pylist(), products["category"].to_pylist(), strict=True)),
+            user_themes=people)  # fmt: skip
         overall = popular.filter(pc.equal(popular["list_name"], "overall"))
+        by_theme: dict[str, tuple[list, list]] = {}
+        for row in popular.filter(pc.equal(popular["list_name"], "theme")).to_pylist():  # in rank order
+            listed = by_theme.setdefault(row["theme"], ([], []))
+            listed[0].append(row["item_id"])
+            listed[1].append(row["score"])
         known = set(np.asarray(model.user_ids).astype(str).tolist())
         recommendations = user_recommendations(
             model,
@@ -150,6 +158,8 @@ def train(settings: Settings, run_date: dt.date, run_id: str) -> TrainSummary:
             item_names=dict(zip(products["item_id"].to_pylist(), products["title"].to_pylist(), strict=True)),
             popular=(overall["item_id"].to_pylist(), overall["score"].to_pylist()),
             cold_user_ids=[person for person in people if person not in known],
+            user_themes=people,
+            popular_by_theme=by_theme,
         )
         catalogue_ids, vectors = content_vectors(products)
         cf = align_neighbours(*model.similar_items_all(SIMILAR_N), np.asarray(model.item_ids), catalogue_ids)
@@ -168,7 +178,7 @@ def train(settings: Settings, run_date: dt.date, run_id: str) -> TrainSummary:
                 ["product_id", "similar_product_id", "rank", "score", "model_version"]
             ),
             "popular_items": popular.rename_columns(
-                ["list_name", "category", "product_id", "score", "rank"]
+                ["list_name", "category", "theme", "product_id", "score", "rank"]
             ).append_column("model_version", pa.array([version] * popular.num_rows, pa.string())),
         }
     _publish(

@@ -56,6 +56,7 @@ AGAIN = {
     "purchase": "you bought this before",
 }
 POPULAR_REASON = "popular right now"
+THEME_REASON = "popular with people interested in {theme}"
 
 
 def _version(model: Recommender, model_version: str | None) -> str:
@@ -100,6 +101,8 @@ def user_recommendations(
     item_names: Mapping[Any, str] | None = None,
     popular: tuple[Sequence[Any], Sequence[float]] | None = None,
     cold_user_ids: Sequence[Any] = (),
+    user_themes: Mapping[Any, str] | None = None,
+    popular_by_theme: Mapping[str, tuple[Sequence[Any], Sequence[float]]] | None = None,
     batch_size: int = 2048,
 ) -> pa.Table:
     """Top-n rows (`RECOMMENDATION_SCHEMA`) for every user of a fitted model, plus `cold_user_ids`.
@@ -110,6 +113,8 @@ def user_recommendations(
       ("bought", "viewed"); without it the reason says "liked".
     - `item_names`: item id -> display name for reasons (default: the id).
     - `popular`: (item ids, scores) for people with no history (default: the items most users had).
+    - `user_themes` (user -> strongest interest theme) and `popular_by_theme` (theme -> item ids, scores):
+      a person with no history but a theme gets that theme's list instead, when it has items.
     Users of the model whose history is empty count as cold. Requires a model fitted on an
     `InteractionMatrix` (it needs the ids).
     """
@@ -152,18 +157,23 @@ def user_recommendations(
         counts = np.bincount(user_items.indices, minlength=user_items.shape[1])
         order = np.lexsort((np.arange(len(counts)), -counts))[:n]
         popular = (item_ids[order].tolist(), counts[order].astype(float).tolist())
-    popular_ids = [str(item) for item in list(popular[0])[:n]]
-    popular_scores = [float(score) for score in list(popular[1])[:n]]
+    fallbacks = {None: (popular, POPULAR_REASON)} | {
+        theme: (items, THEME_REASON.format(theme=theme))
+        for theme, items in (popular_by_theme or {}).items()
+        if len(items[0])
+    }
     cold = [str(model.user_ids[user]) for user in np.flatnonzero(~has_history).tolist()]
     cold += [str(user) for user in cold_user_ids]
     for user_id in cold:
-        for rank, (item, score) in enumerate(zip(popular_ids, popular_scores, strict=True)):
+        theme = (user_themes or {}).get(user_id)
+        (listed, listed_scores), reason = fallbacks.get(theme, fallbacks[None])
+        for rank, (item, score) in enumerate(zip(list(listed)[:n], list(listed_scores)[:n], strict=True)):
             columns["user_id"].append(user_id)
-            columns["item_id"].append(item)
+            columns["item_id"].append(str(item))
             columns["rank"].append(rank + 1)
-            columns["score"].append(score)
+            columns["score"].append(float(score))
             columns["model_version"].append(version)
-            columns["reason"].append(POPULAR_REASON)
+            columns["reason"].append(reason)
     log.info(
         "recommendations: %d warm users, %d cold users, %d rows", len(warm), len(cold), len(columns["rank"])
     )

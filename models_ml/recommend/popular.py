@@ -1,9 +1,12 @@
-"""Popular and trending items: what people with no history are shown, overall and per category.
+"""Popular and trending items: what people with no history are shown, overall, per category and per
+interest theme.
 
 All windows are relative to `as_of` (the run's logical date, or the latest event), never the wall clock.
 
 - overall / category: the sum over people of their time-decayed, event-weighted interaction with the
   item (the same strengths the recommenders learn from), so recent interest counts most.
+- theme: the same strengths summed over the people whose strongest interest is that theme (their
+  `top_theme`), so a person known only by what they read gets what readers like them engage with.
 - trending: people interacting in the last `trending_days` against the rate expected from the
   `baseline_days` before, smoothed: (recent + 1) / (expected + 1), where expected = baseline *
   trending_days / baseline_days. Only items with at least `min_recent` recent people and a ratio above 1.
@@ -32,8 +35,9 @@ log = logging.getLogger(__name__)
 
 POPULAR_SCHEMA = pa.schema(
     [
-        ("list_name", pa.string()),  # overall | category | trending
+        ("list_name", pa.string()),  # overall | category | theme | trending
         ("category", pa.string()),  # set for list_name = category
+        ("theme", pa.string()),  # set for list_name = theme
         ("item_id", pa.string()),
         ("score", pa.float64()),
         ("rank", pa.int32()),
@@ -56,11 +60,19 @@ def _people_per_item(
     return np.bincount(window.indices, minlength=len(item_ids)).astype(np.float64)
 
 
-def _ranked(list_name: str, category: str | None, item_ids: np.ndarray, scores: np.ndarray, n: int) -> dict:
+def _ranked(
+    list_name: str,
+    item_ids: np.ndarray,
+    scores: np.ndarray,
+    n: int,
+    category: str | None = None,
+    theme: str | None = None,
+) -> dict:
     order = np.lexsort((np.arange(len(scores)), -scores))[:n]
     return {
         "list_name": [list_name] * len(order),
         "category": [category] * len(order),
+        "theme": [theme] * len(order),
         "item_id": [str(item) for item in item_ids[order].tolist()],
         "score": scores[order].astype(np.float64).tolist(),
         "rank": list(range(1, len(order) + 1)),
@@ -72,6 +84,7 @@ def popular_items(
     as_of: dt.datetime | dt.date | str | None = None,
     *,
     item_categories: Mapping[Any, str] | None = None,
+    user_themes: Mapping[Any, str] | None = None,
     n: int = 20,
     trending_days: float = 7.0,
     baseline_days: float = 28.0,
@@ -79,23 +92,32 @@ def popular_items(
     weights: Mapping[str, float] = DEFAULT_EVENT_WEIGHTS,
     half_life_days: float | None = DEFAULT_HALF_LIFE_DAYS,
 ) -> pa.Table:
-    """Top-n lists as one table (`POPULAR_SCHEMA`): overall, one per category, and trending.
+    """Top-n lists as one table (`POPULAR_SCHEMA`): overall, one per category, one per theme, trending.
 
     `interactions` is an interaction table (user_id, item_id, event_type, occurred_at);
-    `item_categories` maps item id -> category (items without one are left out of category lists).
+    `item_categories` maps item id -> category (items without one are left out of category lists);
+    `user_themes` maps user id -> their strongest interest theme (users without one count only overall).
     """
     table = as_arrow(interactions)
     as_of = time_range(table)[1] if as_of is None else to_utc(as_of)
     decayed = build_interactions(table, as_of, weights=weights, half_life_days=half_life_days)
     item_ids = decayed.item_ids
     strength = np.asarray(decayed.matrix.sum(axis=0), dtype=np.float64).ravel()
-    parts = [_ranked("overall", None, item_ids[strength > 0], strength[strength > 0], n)]
+    parts = [_ranked("overall", item_ids[strength > 0], strength[strength > 0], n)]
 
     if item_categories:
         categories = np.array([item_categories.get(item) for item in item_ids.tolist()], dtype=object)
         for category in sorted({c for c in categories.tolist() if c is not None}):
             in_category = (categories == category) & (strength > 0)
-            parts.append(_ranked("category", category, item_ids[in_category], strength[in_category], n))
+            parts.append(
+                _ranked("category", item_ids[in_category], strength[in_category], n, category=category)
+            )
+
+    if user_themes:
+        themes = np.array([user_themes.get(user) for user in decayed.user_ids.tolist()], dtype=object)
+        for theme in sorted({t for t in themes.tolist() if t is not None}):
+            of_theme = np.asarray(decayed.matrix[themes == theme].sum(axis=0), dtype=np.float64).ravel()
+            parts.append(_ranked("theme", item_ids[of_theme > 0], of_theme[of_theme > 0], n, theme=theme))
 
     recent_from = as_of - dt.timedelta(days=trending_days)
     baseline_from = recent_from - dt.timedelta(days=baseline_days)
@@ -106,12 +128,12 @@ def popular_items(
     expected = before * trending_days / baseline_days
     ratio = (recent + 1.0) / (expected + 1.0)
     trending = (recent >= min_recent) & (ratio > 1.0)
-    parts.append(_ranked("trending", None, item_ids[trending], ratio[trending], n))
+    parts.append(_ranked("trending", item_ids[trending], ratio[trending], n))
 
     columns = {name: sum((part[name] for part in parts), []) for name in POPULAR_SCHEMA.names}
     result = pa.Table.from_pydict(columns, schema=POPULAR_SCHEMA)
     log.info(
-        "popular items as of %s: %d overall, %d category rows, %d trending",
+        "popular items as of %s: %d overall, %d category and theme rows, %d trending",
         as_of.isoformat(),
         len(parts[0]["item_id"]),
         sum(len(part["item_id"]) for part in parts[1:-1]),

@@ -12,6 +12,7 @@ from models_ml.recommend.outputs import (
     POPULAR_REASON,
     RECOMMENDATION_SCHEMA,
     SIMILAR_ITEMS_SCHEMA,
+    THEME_REASON,
     similar_items_table,
     user_recommendations,
 )
@@ -72,6 +73,26 @@ def test_recommendations_with_reasons_exclusions_and_cold_start():
     # nobody without history is left out: they get the popular list
     for person in ("newcomer", "gone"):
         assert [row["reason"] for row in by_user[person]] == [POPULAR_REASON] * 2
+
+
+def test_people_with_no_history_get_the_popular_items_of_their_theme():
+    model = SVDRecommender(n_factors=2).fit(history())
+    table = user_recommendations(
+        model,
+        n=2,
+        popular=(["tent", "stove"], [9.0, 8.0]),
+        cold_user_ids=["reader", "listener", "stranger"],
+        user_themes={"reader": "coffee", "listener": "music", "ann": "coffee"},
+        popular_by_theme={"coffee": (["espresso", "mug", "grinder"], [5.0, 4.0, 3.0]), "music": ([], [])},
+    )
+    by_user: dict[str, list[tuple[str, str]]] = {}
+    for row in table.to_pylist():
+        by_user.setdefault(row["user_id"], []).append((row["item_id"], row["reason"]))
+    coffee = THEME_REASON.format(theme="coffee")
+    assert by_user["reader"] == [("espresso", coffee), ("mug", coffee)]
+    # an empty theme list, or no theme: the overall list
+    assert by_user["listener"] == by_user["stranger"] == [("tent", POPULAR_REASON), ("stove", POPULAR_REASON)]
+    assert all(reason != coffee for _, reason in by_user["ann"]), "people with history get the model's"
 
 
 def test_similar_items_table():

@@ -58,3 +58,19 @@ def test_windows_follow_as_of_not_the_clock():
 def test_as_of_defaults_to_the_latest_event():
     found = lists(popular_items(interactions(), n=5))
     assert "future" in found[("overall", None)]
+
+
+def test_theme_lists_rank_what_people_of_that_theme_engage_with():
+    rows = [(f"g{person}", "spade", "purchase", AS_OF - DAY) for person in range(3)]
+    rows += [(f"g{person}", "tent", "product_view", AS_OF - DAY) for person in range(3)]
+    rows += [(f"m{person}", "guitar", "purchase", AS_OF - DAY) for person in range(2)]
+    rows += [("nobody", "tent", "purchase", AS_OF - DAY)]  # no theme: counts overall only
+    themes = {"g0": "garden", "g1": "garden", "g2": "garden", "m0": "music", "m1": "music"}
+    table = popular_items(events(rows), AS_OF, user_themes=themes, n=5)
+    found: dict[tuple[str, str | None], list[str]] = {}
+    for row in table.to_pylist():
+        found.setdefault((row["list_name"], row["theme"]), []).append(row["item_id"])
+    assert found[("theme", "garden")] == ["spade", "tent"]  # purchases outweigh views
+    assert found[("theme", "music")] == ["guitar"]
+    assert set(found[("overall", None)]) == {"spade", "tent", "guitar"}
+    assert all(row["category"] is None for row in table.to_pylist() if row["list_name"] == "theme")
