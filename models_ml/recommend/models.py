@@ -44,21 +44,23 @@ _REGISTRY: dict[str, type[Recommender]] = {}
 def top_n(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Per row, the positions and values of the n largest finite scores, best first.
 
-    Rows with fewer than n finite scores are padded with position -1 and score nan. Ties keep a
-    deterministic order (same input, same output).
+    Rows with fewer than n finite scores are padded with position -1 and score nan. Ties are broken
+    deterministically (same input, same output; equal scores taken are ordered by position). The input
+    is not copied (it may be a batch of 100M scores) unless it holds a nan.
     """
     scores = np.atleast_2d(scores)
     n_rows, n_cols = scores.shape
     n_take = min(n, n_cols)
     if n_take <= 0:
         return np.full((n_rows, n), -1, dtype=np.int64), np.full((n_rows, n), np.nan, dtype=np.float32)
-    clean = np.where(np.isnan(scores), -np.inf, scores)
+    if np.isnan(scores).any():  # nan would sort above +inf
+        scores = np.where(np.isnan(scores), -np.inf, scores)
     if n_take < n_cols:
-        part = np.argpartition(-clean, n_take - 1, axis=1)[:, :n_take]
+        part = np.argpartition(scores, n_cols - n_take, axis=1)[:, n_cols - n_take :]
     else:
         part = np.broadcast_to(np.arange(n_cols), (n_rows, n_cols))
-    values = np.take_along_axis(clean, part, axis=1)
-    order = np.argsort(-values, axis=1, kind="stable")
+    values = np.take_along_axis(scores, part, axis=1)
+    order = np.lexsort((part, -values), axis=1)
     items = np.take_along_axis(part, order, axis=1).astype(np.int64)
     values = np.take_along_axis(values, order, axis=1).astype(np.float32)
     missing = ~np.isfinite(values)
@@ -203,7 +205,7 @@ class Recommender(ABC):
         all_scores = np.full((len(users), n), np.nan, dtype=np.float32)
         for start in range(0, len(users), batch_size):
             batch = users[start : start + batch_size]
-            scores = np.array(self.scores(batch), dtype=np.float32)
+            scores = np.asarray(self.scores(batch), dtype=np.float32)  # no copy: it is a fresh array
             if exclude is not None:
                 rows, cols = exclude[batch].nonzero()
                 scores[rows, cols] = -np.inf

@@ -1,0 +1,113 @@
+"""The recommender at web scale: pwh's SVD on 1M users x 100k items with 50M interactions (issue 5/8).
+
+    .venv/bin/python benchmarks/svd_scale.py [--users 1000000] [--items 100000] [--interactions 50000000]
+        [--factors 64 128] [--score-users 50000] [--seed 0]
+
+The interactions are synthetic, drawn straight into a sparse matrix (the warehouse path is measured by
+`make bench`): item popularity follows a Zipf-like law (p ~ 1 / rank^0.9) and user activity a lognormal,
+scaled so the total is `--interactions` draws; repeated (user, item) draws add up, as repeated events do
+in `build_interactions`. Then, per rank in `--factors`, the same model class the nightly `train` step
+fits (`models_ml.recommend.SVDRecommender`, randomized truncated SVD, 7 power iterations) is fitted on
+the whole matrix, and `recommend_all` scores `--score-users` users (top 10, their own items excluded);
+the time for every user is extrapolated from them, and says so.
+
+Printed per phase: wall seconds, peak RSS of the process so far (MiB). One JSON line per run is
+appended to /tmp/pwh-bench-results.jsonl, like benchmarks/stages.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from models_ml.recommend.models import SVDRecommender  # noqa: E402
+
+RESULTS = Path("/tmp/pwh-bench-results.jsonl")
+
+
+def peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def synthetic_matrix(users: int, items: int, interactions: int, seed: int) -> sp.csr_matrix:
+    """users x items float32 counts of `interactions` draws (Zipf-like items, lognormal users)."""
+    rng = np.random.default_rng(seed)
+    popularity = 1.0 / np.arange(1, items + 1) ** 0.9
+    popularity /= popularity.sum()
+    activity = rng.lognormal(mean=0.0, sigma=1.0, size=users)
+    per_user = np.floor(activity / activity.sum() * interactions).astype(np.int64)
+    per_user[: interactions - per_user.sum()] += 1  # exactly `interactions` draws
+    rows = np.repeat(np.arange(users, dtype=np.int32), per_user)
+    columns = rng.choice(items, size=interactions, p=popularity).astype(np.int32)
+    rng.shuffle(columns)  # popular items are not all one user's
+    data = np.ones(interactions, dtype=np.float32)
+    matrix = sp.csr_matrix((data, (rows, columns)), shape=(users, items), dtype=np.float32)
+    matrix.sum_duplicates()
+    return matrix
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--users", type=int, default=1_000_000)
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--interactions", type=int, default=50_000_000)
+    parser.add_argument("--factors", type=int, nargs="+", default=[64, 128])
+    parser.add_argument("--score-users", type=int, default=50_000)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    result: dict = {
+        "benchmark": "svd_scale", "date": dt.date.today().isoformat(), "machine": platform.node(),
+        "cpus": os.cpu_count(), "command": " ".join(sys.argv), "users": args.users, "items": args.items,
+        "interactions": args.interactions, "phases": [],
+    }  # fmt: skip
+
+    def phase(name: str, started: float, **extra) -> None:
+        row = {
+            "phase": name,
+            "seconds": round(time.perf_counter() - started, 1),
+            "peak_rss_mib": round(peak_mib()),
+            **extra,
+        }
+        result["phases"].append(row)
+        print(json.dumps(row), flush=True)
+
+    started = time.perf_counter()
+    matrix = synthetic_matrix(args.users, args.items, args.interactions, args.seed)
+    phase("build matrix", started, cells=int(matrix.nnz))
+
+    for factors in args.factors:
+        started = time.perf_counter()
+        model = SVDRecommender(n_factors=factors, seed=args.seed).fit(matrix)
+        phase(f"fit rank {factors}", started)
+
+        rng = np.random.default_rng(args.seed)
+        users = np.sort(rng.choice(args.users, size=min(args.score_users, args.users), replace=False))
+        started = time.perf_counter()
+        items, _ = model.recommend_all(users, n=10, exclude_matrix=matrix)
+        seconds = time.perf_counter() - started
+        phase(
+            f"top 10 for {len(users):,} users, rank {factors}", started,
+            all_users_seconds_extrapolated=round(seconds * args.users / len(users)),
+            filled=float((items >= 0).mean()),
+        )  # fmt: skip
+    with RESULTS.open("a") as handle:
+        handle.write(json.dumps(result) + "\n")
+
+
+if __name__ == "__main__":
+    main()
