@@ -7,7 +7,9 @@ How: each table is read with DuckDB into a pandas DataFrame (only the columns it
 validated through a GX pandas data source. GX's SQL data source over `duckdb:///` fails every expectation
 out of the box (GX reads results after closing the connection; ../shared/STACK.md), and the DataFrame
 route keeps the checks independent of GX's SQL dialect support. The price is memory: a checked column of
-10M rows is a few hundred MB.
+10M rows is a few hundred MB. So the append-only raw tables (events, log lines) are read incrementally:
+only the rows this run loaded, plus earlier rows sharing a key with them (`Suite.incremental`), and the
+gate's memory follows the night's data rather than the history.
 
 GX keeps its project (suites, validation definitions, the results of the last run) in
 `<data_dir>/quality/gx/` and writes the data docs, a static site that opens from a file, to
@@ -208,18 +210,21 @@ class _Warehouse:
         )
 
     def audit(self, name: str) -> tuple[int, int, list[str]]:
-        """(rows read, files read, load ids) of this run for a raw table; zeros outside raw schemas."""
+        """(rows read, rows kept: read and neither quarantined nor suppressed, load ids) of this run for a
+        raw table; zeros outside raw schemas."""
         schema, table = name.split(".")
         if not schema.startswith("raw_") or "audit.load_audit" not in self.names:
             return 0, 0, []
-        rows_read, files_read, load_ids = self.con.execute(
+        rows_read, rows_kept, load_ids = self.con.execute(
             """
-            select coalesce(sum(rows_read), 0), coalesce(sum(files_read), 0), string_agg(load_ids, ',')
+            select coalesce(sum(rows_read), 0),
+                coalesce(sum(rows_read - rows_quarantined - coalesce(rows_suppressed, 0)), 0),
+                string_agg(load_ids, ',')
             from audit.load_audit where run_id = ? and source = ? and table_name = ?
             """,
             [self.run_id, schema.removeprefix("raw_"), table],
         ).fetchone()
-        return int(rows_read), int(files_read), [i for i in (load_ids or "").split(",") if i]
+        return int(rows_read), int(rows_kept), [i for i in (load_ids or "").split(",") if i]
 
 
 def _quoted(name: str) -> str:
@@ -238,22 +243,39 @@ def _columns_used(expectation: Any) -> set[str]:
     return used
 
 
-def _frame(warehouse: _Warehouse, name: str, columns: dict[str, str], used: set[str], load_ids: list[str]):
-    """The DataFrame GX validates: the used columns of the table, plus LOADED_THIS_RUN when used."""
+def _frame(
+    warehouse: _Warehouse, suite: Any, columns: dict[str, str], expectations: list, load_ids: list[str]
+):
+    """The DataFrame GX validates: the used columns of the table, plus LOADED_THIS_RUN when used; of an
+    incremental suite, only this run's rows and the earlier rows sharing a unique column's value."""
     from expectations.suites import LOADED_THIS_RUN
 
+    used = set().union(*(_columns_used(expectation) for expectation in expectations))
     select = [_quoted(column) for column in columns if column in used]
     parameters: list[object] = []
+    this_run = "coalesce(list_contains(?::varchar[], _dlt_load_id), false)"
     if LOADED_THIS_RUN in used:
         if "_dlt_load_id" in columns:
-            select.append(f"coalesce(list_contains(?::varchar[], _dlt_load_id), false) as {LOADED_THIS_RUN}")
+            select.append(f"{this_run} as {LOADED_THIS_RUN}")
             parameters.append(load_ids)
         else:
             select.append(f"false as {LOADED_THIS_RUN}")
     if not select:  # a suite of table-level expectations only
         select = [_quoted(next(iter(columns)))]
+    table = _quoted(suite.table)
     # through Arrow: DuckDB's own .df() warns on timestamptz columns with pandas 3
-    query = f"select {', '.join(select)} from {_quoted(name)}"
+    query = f"select {', '.join(select)} from {table}"
+    if suite.incremental and "_dlt_load_id" in columns:
+        unique = [
+            _quoted(expectation.column)
+            for expectation in expectations
+            if expectation.expectation_type == "expect_column_values_to_be_unique"
+        ]
+        query += f" where {this_run}"
+        parameters.append(load_ids)
+        for column in unique:
+            query += f" or {column} in (select {column} from {table} where {this_run})"
+            parameters.append(load_ids)
     return warehouse.con.execute(query, parameters).to_arrow_table().to_pandas()
 
 
@@ -266,7 +288,7 @@ def _check_suite(context: Any, warehouse: _Warehouse, suite: Any, run_id: str) -
 
     from expectations.suites import LOADED_THIS_RUN, Table
 
-    rows_read, files_read, load_ids = warehouse.audit(suite.table)
+    rows_read, rows_kept, load_ids = warehouse.audit(suite.table)
     rows = warehouse.rows_of(suite.table)
     if rows is None:
         if rows_read > 0:
@@ -284,7 +306,7 @@ def _check_suite(context: Any, warehouse: _Warehouse, suite: Any, run_id: str) -
 
     columns = warehouse.columns(suite.table)
     table = Table(
-        suite.table, columns, rows, warehouse.run_date, run_id, rows_read, files_read, warehouse.rows_of
+        suite.table, columns, rows, warehouse.run_date, run_id, rows_read, rows_kept, warehouse.rows_of
     )
     expectations, failures = [], []
     for expectation in suite.build(table):
@@ -297,8 +319,7 @@ def _check_suite(context: Any, warehouse: _Warehouse, suite: Any, run_id: str) -
             )
         else:
             expectations.append(expectation)
-    used = set().union(*(_columns_used(expectation) for expectation in expectations))
-    frame = _frame(warehouse, suite.table, columns, used, load_ids)
+    frame = _frame(warehouse, suite, columns, expectations, load_ids)
 
     gx_suite = context.suites.add_or_update(gx.ExpectationSuite(name=suite.name, expectations=expectations))
     definition = context.validation_definitions.add_or_update(
@@ -310,7 +331,10 @@ def _check_suite(context: Any, warehouse: _Warehouse, suite: Any, run_id: str) -
         run_id=RunIdentifier(run_name=run_id),
     )
     failures += [f"{suite.name}: {describe(outcome)}" for outcome in result.results if not outcome.success]
-    log.info("%s: %d rows, %d expectations, %d failed", suite.name, rows, len(expectations), len(failures))
+    log.info(
+        "%s: %d rows, %d checked, %d expectations, %d failed",
+        suite.name, rows, len(frame), len(expectations), len(failures),
+    )  # fmt: skip
     return SuiteResult(suite.name, rows, len(expectations), tuple(failures))
 
 

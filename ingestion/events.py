@@ -263,18 +263,18 @@ class EventValidator(LineValidator):
                 end as reason
             from typed
         ),
-        first_copy as (
-            select
-                * exclude (reason),
-                case
-                    when reason is null and row_number() over (
-                        partition by event_id, reason is null order by source_file, line_number
-                    ) > 1 then 'duplicate event_id (earlier line of the same file)'
-                    else reason
-                end as reason
-            from checked
+        first_lines as (
+            -- a narrow aggregate rather than a window over the wide rows
+            select event_id, min(line_number) as first_line from checked where reason is null group by event_id
         )
-        select * from first_copy
+        select
+            checked.* exclude (vals, reason),
+            case
+                when reason is null and line_number > first_line
+                    then 'duplicate event_id (earlier line of the same file)'
+                else reason
+            end as reason
+        from checked left join first_lines using (event_id)
         """
 
     def after_batch(self) -> None:

@@ -34,7 +34,7 @@ class Table:
     run_id: str
     # from audit.load_audit for this run and table (raw tables only; 0 for marts)
     rows_read_this_run: int = 0
-    files_read_this_run: int = 0
+    rows_kept_this_run: int = 0  # read and neither quarantined nor suppressed: what should have loaded
     # rows of other tables of the warehouse (None: no such table), for expectations such as
     # "segment memberships are not empty when there are people"
     rows_of: Callable[[str], int | None] = field(default=lambda name: None, repr=False)
@@ -51,6 +51,10 @@ class Suite:
     # that only exist after some runs (recommendations appear once a model beats the baseline).
     # A raw table the run's load audit says rows were read for fails when missing all the same.
     optional: bool = False
+    # An append-only table (events, log lines) grows every night: only the rows this run loaded are read,
+    # plus the earlier rows sharing a value of a column expected unique, so that a check's memory follows
+    # the night's data, not the history, and a key repeated across runs still fails.
+    incremental: bool = False
 
     @property
     def name(self) -> str:

@@ -44,8 +44,9 @@ def loaded_within_run(table: Table, column: str) -> gxe.Expectation:
 
 
 def not_empty_when_delivered(table: Table) -> list:
-    """When this run read rows for the table (load audit), the table holds some."""
-    if table.rows_read_this_run > 0:
+    """When this run read rows for the table that it neither quarantined nor suppressed (load audit), the
+    rows checked (the table, or this run's rows of an incremental suite) are not empty."""
+    if table.rows_kept_this_run > 0:
         return [gxe.ExpectTableRowCountToBeBetween(min_value=1)]
     return []
 

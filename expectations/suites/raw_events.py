@@ -34,4 +34,4 @@ def events(table: Table) -> list:
     ]
 
 
-SUITES = (Suite("raw_events.events", "raw", events, optional=True),)
+SUITES = (Suite("raw_events.events", "raw", events, optional=True, incremental=True),)

@@ -18,4 +18,4 @@ def page_visits(table: Table) -> list:
     ]
 
 
-SUITES = (Suite("raw_logs.page_visits", "raw", page_visits, optional=True),)
+SUITES = (Suite("raw_logs.page_visits", "raw", page_visits, optional=True, incremental=True),)

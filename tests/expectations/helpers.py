@@ -11,6 +11,8 @@ from pathlib import Path
 
 import duckdb
 
+from ingestion.runner import AUDIT_DDL
+
 RUN_ID = "run-1"
 RUN_DATE = dt.date(2024, 3, 2)
 SOURCES = ("crm", "events", "logs", "catalog")
@@ -70,23 +72,14 @@ def make_raw_warehouse(
     path.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(path)) as con:
         con.execute("set TimeZone = 'UTC'")
-        con.execute(
-            """
-            create schema audit;
-            create table audit.load_audit (
-                run_id varchar, run_date date, source varchar, table_name varchar, load_ids varchar,
-                files_read bigint, rows_read bigint, rows_loaded bigint, rows_quarantined bigint,
-                started_at timestamptz, finished_at timestamptz
-            )
-            """
-        )
+        con.execute(AUDIT_DDL)  # the load audit as ingestion creates it
         for source in sources:
             con.execute(DDL[source])
         for source in SOURCES:
             delivered = source in audited
             for table, files, rows in AUDIT[source]:
                 con.execute(
-                    "insert into audit.load_audit values (?, ?, ?, ?, ?, ?, ?, ?, 0, now(), now())",
+                    "insert into audit.load_audit values (?, ?, ?, ?, ?, ?, ?, ?, 0, now(), now(), null, 0)",
                     [
                         RUN_ID, RUN_DATE, source, table, "load-1" if delivered else "",
                         files if delivered else 0, rows if delivered else 0, rows if delivered else 0,

@@ -54,15 +54,22 @@ def test_a_table_missing_although_the_run_read_rows_for_it_fails(settings):
 @pytest.mark.parametrize(
     ("corruption", "message"),
     [
+        # raw_events is checked incrementally: this run's 2 rows (load-1), and e3, an earlier run's, only
+        # when it shares their event_id
         (
             "insert into raw_events.events select * from raw_events.events where event_id = 'e1'",
             "raw_events.events: expect_column_values_to_be_unique(event_id) failed: "
-            "2 of 4 rows with a duplicated value, e.g. ['e1']",
+            "2 of 3 rows with a duplicated value, e.g. ['e1']",
+        ),
+        (
+            "update raw_events.events set event_id = 'e1' where event_id = 'e3'",
+            "raw_events.events: expect_column_values_to_be_unique(event_id) failed: "
+            "2 of 3 rows with a duplicated value, e.g. ['e1']",
         ),
         (
             "update raw_events.events set event_type = 'bogus' where event_id = 'e2'",
             "raw_events.events: expect_column_values_to_be_in_set(event_type) failed: "
-            "1 of 3 rows not in the allowed set, e.g. ['bogus']",
+            "1 of 2 rows not in the allowed set, e.g. ['bogus']",
         ),
         (
             "update raw_logs.page_visits set status_code = 700 where url = '/'",
@@ -88,7 +95,7 @@ def test_a_table_missing_although_the_run_read_rows_for_it_fails(settings):
             "column channel missing from the table",
         ),
     ],
-    ids=["duplicate-id", "event-type", "status-code", "price", "null-key", "empty-table", "missing-column"],
+    ids=["duplicate-id", "id-of-an-earlier-run", "event-type", "status-code", "price", "null-key", "empty-table", "missing-column"],
 )
 def test_a_bad_table_fails_with_the_expectation_column_and_values(settings, corruption, message):
     make_raw_warehouse(settings.warehouse_path)
@@ -101,6 +108,16 @@ def test_a_bad_table_fails_with_the_expectation_column_and_values(settings, corr
     assert message in str(failed.value)
     assert failed.value.summary.failures == (message,)
     assert failed.value.summary.data_docs.exists()  # the docs show the failed run too
+
+
+def test_an_incremental_suite_reads_only_this_runs_rows(settings):
+    make_raw_warehouse(settings.warehouse_path)
+    # an earlier run's row is not read again (that run's gate checked it) unless its key collides
+    execute(settings.warehouse_path, "update raw_events.events set event_type = 'bogus' where event_id = 'e3'")
+
+    summary = check(settings, RUN_DATE, RUN_ID, "raw")
+
+    assert summary.success
 
 
 def test_time_bounds_apply_to_the_rows_this_run_loaded(settings):
