@@ -16,7 +16,7 @@ export GX_ANALYTICS_ENABLED := false
 export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export DO_NOT_TRACK := 1
 
-.PHONY: install browser demo test lint format airflow docs bench clean
+.PHONY: install browser demo test lint format airflow docs bench bench-spark clean
 
 $(TOOLS)/bin/uv:
 	$(PYTHON) -m venv $(TOOLS)
@@ -63,6 +63,10 @@ docs: install  ## dbt docs site for the current warehouse: data/dbt/target/stati
 
 bench: install  ## per-stage wall time, peak RSS, rows at SCALE events (1m, 5m, 20m): see docs/benchmarks.md
 	$(BIN)/python benchmarks/stages.py --scale $(SCALE)
+
+bench-spark: install  ## the full run at SCALE beside the classic Spark stack (PySpark local, MLlib ALS) on the same files
+	$(UV) sync --frozen --group spark
+	$(BIN)/python benchmarks/stages.py --scale $(SCALE) --spark --no-incremental
 
 clean:
 	rm -rf data .pytest_cache dbt_project/target dbt_project/logs

@@ -16,7 +16,9 @@ What it does, all under a scratch directory (`--work-dir`, default /tmp/pwh-benc
    Steps shorter than 10 s are run `--repeat` times in a row (they are safe to repeat) and the median kept.
 5. Incremental: the same steps for the extra day on the warehouse of step 4 (the landing zone holds every
    day; ingestion leaves days after the run date for later runs, so only the new day's files are new).
-6. Baseline: the extra day alone on an empty warehouse (a landing zone holding only that day's events and
+6. With `--spark` (`make bench-spark`): the classic Spark stack on the same landing files after the full
+   run (benchmarks/spark_peer.py: PySpark local mode, aggregations and MLlib ALS), and the ratios.
+7. Baseline: the extra day alone on an empty warehouse (a landing zone holding only that day's events and
    logs, plus the same CRM database and catalog). Issue 8's target: incremental <= 1.3 x baseline.
 
 Prints a table per phase and appends one JSON line per stage to `--results` (machine, date, scale,
@@ -280,6 +282,38 @@ def trim_crm(path: Path, day: dt.date) -> None:
         con.execute("vacuum")
 
 
+# pwh's steps that do what the Spark peer's stages do (pwh's do more: see spark_peer.py)
+SPARK_COUNTERPARTS = {"ingest": ("read",), "transform": ("daily", "lifetime"), "train": ("als",)}
+
+
+def compare_spark(full: dict[str, dict], landing: Path, until: dt.date, data_dir: Path, record) -> None:
+    """Run benchmarks/spark_peer.py on the full run's landing files; print and record the ratios."""
+    code = "import runpy; runpy.run_path('benchmarks/spark_peer.py', run_name='__main__')"
+    seconds, peak, result = run_child(
+        code, ["--landing", str(landing), "--until", until.isoformat(), "--out", str(data_dir / "spark-peer")],
+        child_env(data_dir), data_dir / "bench-logs" / "spark-peer.log",
+    )  # fmt: skip
+    spark = json.loads(result)
+    print("\n| pwh step | pwh s | Spark stage(s) | Spark s | Spark / pwh |\n|---|---:|---|---:|---:|")
+    rows = [(step, full[step]["seconds"], stages, sum(spark[s] for s in stages))
+            for step, stages in SPARK_COUNTERPARTS.items()]  # fmt: skip
+    # end to end: every pwh step (gates, identity, segments, ... included) against Spark's whole job
+    rows.append(
+        (
+            "all steps",
+            sum(row["seconds"] for row in full.values()),
+            ("all, JVM start included",),
+            spark["total"],
+        )
+    )
+    for step, pwh_s, stages, spark_s in rows:
+        print(f"| {step} | {pwh_s:.1f} | {' + '.join(stages)} | {spark_s:.1f} | {spark_s / pwh_s:.2f} |")
+        record({"phase": "spark_peer", "stage": f"ratio_{step.replace(' ', '_')}", "pwh_seconds": round(pwh_s, 2),
+                "spark_seconds": round(spark_s, 2), "spark_over_pwh": round(spark_s / pwh_s, 2)})  # fmt: skip
+    print(f"Spark: {seconds:.1f} s wall in all, JVM peak RSS {spark['jvm_peak_rss_mib']:.0f} MiB "
+          f"(the Python driver: {peak:.0f} MiB); goal: Spark / pwh >= 5 end to end")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -292,6 +326,7 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=Path("/tmp/pwh-bench-results.jsonl"))
     parser.add_argument("--max-wait", type=float, default=600, help="seconds to wait for a quiet machine")
     parser.add_argument("--no-incremental", action="store_true", help="full run only")
+    parser.add_argument("--spark", action="store_true", help="also time the Spark peer (spark_peer.py)")
     parser.add_argument(
         "--stop-on-failure", action="store_true", help="stop at a failed step, as `pwh run` does"
     )
@@ -378,6 +413,8 @@ def main() -> None:
     )
     record({"phase": "full", "stage": "summary", "ingest_over_ceiling": round(ratio, 2),
             "total_seconds": round(sum(r["seconds"] for r in full.values()), 1)})  # fmt: skip
+    if args.spark:
+        compare_spark(full, landing, last_history_day, full_dir, record)
     if args.no_incremental:
         return
 
