@@ -35,6 +35,7 @@ GZIP_CHUNK = 64 * 1024  # inflate in steps: damage loses what the step it is in 
 # seconds read as milliseconds) is a bug. The raw quality gate uses the same bound
 # (expectations/suites/common.py), so what ingestion lets through does not stop the run there.
 EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+SCAN_BATCH_ROWS = 8192
 LINE_SCHEMA = pa.schema(
     [
         ("source_file", pa.string()),
@@ -246,7 +247,10 @@ class LineValidator:
         self.con.execute("set TimeZone = 'UTC'; set enable_progress_bar = false")
 
     def __call__(self, lines: pa.Table) -> tuple[pa.Table, pa.Table]:
-        self.con.register("lines", lines)
+        # DuckDB scans an Arrow table in parallel by record batch: a file's lines come as one batch, which
+        # one thread would check alone (1.6x slower on 2 cores, 35k event lines)
+        batches = lines.to_batches(max_chunksize=SCAN_BATCH_ROWS)
+        self.con.register("lines", pa.Table.from_batches(batches, lines.schema))
         try:
             self.con.execute(f"create or replace temp table checked as {self.sql}")
         finally:
