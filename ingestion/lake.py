@@ -1,7 +1,7 @@
 """The raw lake: every load's rows as Parquet under `<lake>/<dataset>/<table>/load_date=YYYY-MM-DD/`.
 
-The lake path is a local folder or any fsspec URL (`s3://…`, `gs://…`). Files are named by dlt load id,
-so re-exporting a load overwrites the same file instead of adding a copy.
+The lake path is a local folder or any fsspec URL (`s3://…`, `gs://…`; see `pwh.settings.url_to_fs`).
+Files are named by dlt load id, so re-exporting a load overwrites the same file instead of adding a copy.
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ import datetime as dt
 import logging
 
 import duckdb
-import fsspec
 import pyarrow.parquet as pq
+
+from pwh.settings import url_to_fs
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,7 @@ def export_load(
     reader = con.execute(
         f'select * from "{dataset}"."{table}" where _dlt_load_id = ?', [load_id]
     ).to_arrow_reader(256_000)
-    filesystem, root = fsspec.core.url_to_fs(lake_url)
+    filesystem, root = url_to_fs(lake_url)
     folder = f"{root.rstrip('/')}/{dataset}/{table}/load_date={load_date.isoformat()}"
     path = f"{folder}/{load_id}.parquet"
     writer = None

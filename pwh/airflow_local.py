@@ -8,6 +8,9 @@
   a time per DAG: every step writes the one DuckDB build file;
 - login required: Airflow's simple auth manager generates the admin password on first start, prints it
   once and keeps it in `$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated` (never committed).
+
+`celery_env` is the same environment for a distributed Airflow (CeleryExecutor, Redis broker, PostgreSQL
+metadata database): `deploy/celery/run_dag.py` starts it on one machine, docs/scaling.md spreads it out.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pwh.settings import REPO_DIR, Settings
 
 DEFAULT_PORT = 8080
 PASSWORDS_FILE = "simple_auth_manager_passwords.json.generated"
+WAREHOUSE_QUEUE = "pwh_warehouse"  # the Celery queue pwh's tasks go to (pwh.orchestration.QUEUE_VARIABLE)
 
 
 def airflow_home(settings: Settings) -> Path:
@@ -52,14 +56,49 @@ def airflow_env(settings: Settings, port: int = DEFAULT_PORT) -> dict[str, str]:
         "PWH_ANALYST_WAREHOUSE_PATH": str(settings.analyst_warehouse_path),
         "PWH_BUILD_DIR": str(settings.build_dir),
         "PWH_DLT_DIR": str(settings.dlt_dir),
-        "PWH_EXPORTS_DIR": str(settings.exports_dir),
+        "PWH_EXPORTS_URL": settings.exports_url,
         "PWH_REPORTING_CURRENCY": settings.reporting_currency,
     }
 
 
-def admin_password(settings: Settings) -> str | None:
-    """The generated admin password, once Airflow has started for the first time."""
+def admin_password(settings: Settings, home: Path | None = None) -> str | None:
+    """The generated admin password, once Airflow (with its home at `home`) has started for the first time."""
     import json
 
-    path = airflow_home(settings) / PASSWORDS_FILE
+    path = (home or airflow_home(settings)) / PASSWORDS_FILE
     return json.loads(path.read_text())["admin"] if path.exists() else None
+
+
+def celery_env(
+    settings: Settings,
+    *,
+    home: Path,
+    metadata_db: str,
+    broker_url: str,
+    port: int = DEFAULT_PORT,
+    queue: str = WAREHOUSE_QUEUE,
+) -> dict[str, str]:
+    """`airflow_env` for CeleryExecutor: every component (scheduler, DAG processor, API server, workers).
+
+    `metadata_db` is `user:password@host:port/database` of PostgreSQL (the metadata database and Celery's
+    result backend), `broker_url` Redis' `redis://:password@host:port/0`. Every pwh task goes to `queue`
+    (read when the DAG is parsed: `pwh.orchestration.warehouse_queue`); serve it with exactly one worker,
+    `airflow celery worker --queues <queue> --concurrency 1`, on the machine that holds `PWH_BUILD_DIR`.
+    """
+    from pwh.orchestration import QUEUE_VARIABLE
+
+    return {
+        **airflow_env(settings, port),
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://{metadata_db}",
+        # the API server's async engine: Airflow derives postgresql+asyncpg from the URL above
+        "AIRFLOW__CELERY__BROKER_URL": broker_url,
+        # the driver named: SQLAlchemy 2.1's default for postgresql:// is psycopg 3, not installed
+        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql+psycopg2://{metadata_db}",
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY": "1",
+        # workers report task state to the API server's execution API (default http://localhost:8080)
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+        "AIRFLOW__API__WORKERS": "1",  # default 4 uvicorn workers: too many for 2 cores
+        QUEUE_VARIABLE: queue,
+    }

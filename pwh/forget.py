@@ -46,7 +46,7 @@ import pyarrow.parquet as pq
 
 from ingestion import suppression
 from pwh.publish import build_settings, wal_path
-from pwh.settings import Settings
+from pwh.settings import Settings, is_local, url_to_fs
 from pwh.warehouse import sql_literal
 
 log = logging.getLogger(__name__)
@@ -314,7 +314,7 @@ def forget(
     )
     if not dry_run:  # first: whatever happens below, later loads leave the person out
         erasure.suppressed = suppression.add(settings.data_dir, person.identifiers, erasure.erasure_id)
-    filesystem, root = fsspec.core.url_to_fs(settings.lake_url)
+    filesystem, root = url_to_fs(settings.lake_url)
     _erase_parquet(filesystem, root, person, erasure, "lake")
     _erase_parquet(fsspec.filesystem("file"), str(settings.dlt_dir), person, erasure, "dlt")
     _erase_exports(settings, person, erasure)
@@ -401,36 +401,44 @@ def _replace_parquet(filesystem, path: str, rows: pa.Table) -> None:
 
 
 def _erase_exports(settings: Settings, person: Person, erasure: Erasure) -> None:
-    """Rewrite the segment export CSVs without the person; keep their manifests true."""
+    """Rewrite the segment export CSVs (in a folder or on an object store) without the person; keep their
+    manifests true."""
     import csv
+    import hashlib
+    import io
 
-    from pwh.segments.export import MANIFEST, _sha256, _write_atomically
+    from pwh.segments.export import MANIFEST, replace_file
 
-    if not settings.exports_dir.exists():
+    filesystem, root = url_to_fs(settings.exports_url)
+    if not filesystem.exists(root):
         return
+    root = root.rstrip("/")
     terms = [term.lower() for term in person.terms]
-    for path in sorted(settings.exports_dir.rglob("*.csv")):
-        with path.open(newline="", encoding="utf-8") as handle:
+    for path in sorted(filesystem.glob(f"{root}/**/*.csv")):
+        with filesystem.open(path, "r", newline="", encoding="utf-8") as handle:
             rows = list(csv.reader(handle))
         kept = [row for row in rows if not any(term in cell.lower() for cell in row for term in terms)]
         if len(kept) == len(rows):
             continue
-        shown = _shown(settings, path)
+        # a local file as before (relative to the data dir when inside it); else relative to the exports URL
+        shown = _shown(settings, path) if is_local(filesystem) else f"exports/{path[len(root) + 1 :]}"
         erasure.export_files.append(shown)
         erasure.rows[shown] = len(rows) - len(kept)
         if erasure.dry_run:
             continue
-        _write_atomically(path, lambda handle, kept=kept: csv.writer(handle).writerows(kept), newline="")
+        text = io.StringIO(newline="")
+        csv.writer(text).writerows(kept)
+        replace_file(filesystem, path, text.getvalue())
         erasure.rewritten.append(shown)
-        manifest = path.parent / MANIFEST
-        if manifest.exists():
-            content = json.loads(manifest.read_text())
+        manifest = f"{path.rsplit('/', 1)[0]}/{MANIFEST}"
+        if filesystem.exists(manifest):
+            content = json.loads(filesystem.cat_file(manifest))
             for entry in content.get("segments", []):
-                if entry.get("file") == path.name:
+                if entry.get("file") == path.rsplit("/", 1)[-1]:
                     entry["members"] = max(entry.get("members", 0) - (len(rows) - len(kept)), 0)
-                    entry["rows"], entry["sha256"] = len(kept) - 1, _sha256(path)
-            text = json.dumps(content, indent=2) + "\n"
-            _write_atomically(manifest, lambda handle, text=text: handle.write(text), newline="\n")
+                    entry["rows"] = len(kept) - 1
+                    entry["sha256"] = hashlib.sha256(text.getvalue().encode("utf-8")).hexdigest()
+            replace_file(filesystem, manifest, json.dumps(content, indent=2) + "\n")
 
 
 def _erase_other_files(settings: Settings, person: Person, erasure: Erasure) -> list[Path]:
@@ -440,8 +448,10 @@ def _erase_other_files(settings: Settings, person: Person, erasure: Erasure) -> 
     if not terms:
         return []
     pattern = re.compile("|".join(re.escape(term.decode()) for term in terms), re.IGNORECASE)
-    skip = [settings.landing_dir, settings.exports_dir, settings.data_dir / PRIVACY_DIR]
-    skip += [Path(settings.lake_url)] if "://" not in settings.lake_url else []
+    skip = [settings.landing_dir, settings.data_dir / PRIVACY_DIR]
+    for url in (settings.lake_url, settings.exports_url):  # erased above, where they are local folders
+        filesystem, path = url_to_fs(url)
+        skip += [Path(path)] if is_local(filesystem) else []
     reports: list[Path] = []
     folders = [settings.data_dir] + (
         [] if settings.dlt_dir.is_relative_to(settings.data_dir) else [settings.dlt_dir]

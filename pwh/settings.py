@@ -1,7 +1,11 @@
 """Where pwh reads and writes: every path comes from a `PWH_` environment variable or a config file.
 
 Precedence: environment variable > config file (`$PWH_CONFIG`, else `./pwh.toml` if present) > default.
-The lake path may be a local folder or any fsspec URL (`s3://bucket/lake`); the other paths are local.
+The lake and the exports may be a local folder or any fsspec URL (`s3://bucket/lake`): `url_to_fs` is the one
+place that turns them into a filesystem and a path. Credentials and endpoint come from that filesystem's
+own standard configuration, never from pwh's settings (for `s3://`, botocore's: `AWS_ACCESS_KEY_ID`,
+`AWS_SECRET_ACCESS_KEY`, `AWS_ENDPOINT_URL` for an S3-compatible server, `AWS_PROFILE`, `~/.aws/config`).
+The other paths are local.
 `warehouse_path` is the full published warehouse; the pipeline builds into a file of the same name in
 `build_dir` and publishes it there atomically (`pwh.publish`), together with `analyst_warehouse_path`,
 the analyst warehouse: the marts with direct identifiers masked, what `pwh query` reads by default.
@@ -13,6 +17,10 @@ import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fsspec import AbstractFileSystem
 
 REPO_DIR = Path(__file__).resolve().parents[1]
 
@@ -38,13 +46,41 @@ class Settings:
     warehouse_path: Path
     build_dir: Path
     dlt_dir: Path
-    exports_dir: Path
+    # where every run's segment CSVs and manifest go, in <exports_url>/<run date>/: a folder (absolute) or
+    # an fsspec URL. PWH_EXPORTS_URL, or its older name PWH_EXPORTS_DIR (see `exports_dir`)
+    exports_url: str
     dbt_project_dir: Path
     analyst_warehouse_path: Path  # the published analyst warehouse: marts with direct identifiers masked
     reporting_currency: str = "EUR"
     # Set only on the pipeline's copy (`pwh.publish.build_settings`): the published warehouse that its
     # warehouse_path, the private build file, is published to. Not a setting: never read from the config.
     published_path: Path | None = None
+
+    @property
+    def exports_dir(self) -> Path:
+        """The exports folder, when `exports_url` is a local one; ValueError for an object store URL."""
+        filesystem, path = url_to_fs(self.exports_url)
+        if not is_local(filesystem):
+            raise ValueError(f"the exports are at {self.exports_url}, not in a local folder")
+        return Path(path)
+
+
+def url_to_fs(url: str) -> tuple[AbstractFileSystem, str]:
+    """The fsspec filesystem and the path in it of a lake or exports location: a folder or any fsspec URL."""
+    import fsspec
+
+    return fsspec.core.url_to_fs(url)
+
+
+def is_local(filesystem: AbstractFileSystem) -> bool:
+    from fsspec.implementations.local import LocalFileSystem
+
+    return isinstance(filesystem, LocalFileSystem)
+
+
+def _local_or_url(location: str) -> str:
+    """A URL as it is; a folder made absolute, so that it means the same whatever the working folder."""
+    return location if "://" in location else str(Path(location).expanduser().resolve())
 
 
 def _config_file() -> dict[str, str]:
@@ -62,8 +98,11 @@ def load_settings() -> Settings:
     """Resolve settings from the environment and the optional config file."""
     file_values = _config_file()
 
-    def get(name: str, default: str) -> str:
-        return os.environ.get(f"PWH_{name.upper()}") or file_values.get(name) or default
+    def get(name: str, default: str, *aliases: str) -> str:
+        names = (name, *aliases)
+        found = [os.environ.get(f"PWH_{key.upper()}") for key in names]  # the environment wins
+        found += [file_values.get(key) for key in names]
+        return next((value for value in found if value), default)
 
     data_dir = Path(get("data_dir", "./data")).expanduser().resolve()
     landing_dir = Path(get("landing_dir", str(data_dir / "landing"))).expanduser().resolve()
@@ -80,11 +119,11 @@ def load_settings() -> Settings:
         ).resolve(),
         "build_dir": Path(get("build_dir", str(data_dir / "build"))).resolve(),
         "dlt_dir": Path(get("dlt_dir", str(data_dir / "dlt"))).resolve(),
-        "exports_dir": Path(get("exports_dir", str(data_dir / "exports"))).resolve(),
+        "exports_url": _local_or_url(get("exports_url", str(data_dir / "exports"), "exports_dir")),
         "dbt_project_dir": Path(get("dbt_project_dir", str(REPO_DIR / "dbt_project"))).resolve(),
         "reporting_currency": get("reporting_currency", "EUR").upper(),
     }
-    unknown = set(file_values) - set(values)
+    unknown = set(file_values) - set(values) - {"exports_dir"}
     if unknown:
         raise ValueError(f"unknown setting(s) in config file: {', '.join(sorted(unknown))}")
     return Settings(**values)

@@ -9,7 +9,8 @@ are written unless `include_no_consent` is asked for explicitly.
 Cells that a spreadsheet would run as a formula (starting with = + - @, a tab or a carriage return, the
 OWASP "CSV injection" list) get a leading single quote, so they show as text; plain numbers such as -5
 are left as they are. Files are written under a temporary name and renamed into place, so a reader never
-sees half a file.
+sees half a file. The nightly folder may also be on an object store (`exports_url` an fsspec URL such as
+`s3://bucket/exports`): its files are made locally, then uploaded one whole object at a time.
 """
 
 from __future__ import annotations
@@ -22,14 +23,18 @@ import json
 import logging
 import os
 import re
+import tempfile
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pwh.segments.rules import did_you_mean
-from pwh.settings import Settings
+from pwh.settings import Settings, is_local, url_to_fs
+
+if TYPE_CHECKING:
+    from fsspec import AbstractFileSystem
 
 log = logging.getLogger(__name__)
 
@@ -155,16 +160,21 @@ def export_segment(
     return summary
 
 
-def export_all(settings: Settings, run_date: dt.date, run_id: str) -> Path:
-    """Every segment's CSV (marketing consent only) and a manifest.json into exports_dir/<run date>/.
+def export_all(settings: Settings, run_date: dt.date, run_id: str) -> Path | str:
+    """Every segment's CSV (marketing consent only) and a manifest.json into <exports_url>/<run date>/.
 
     The segment tables must come from this run (`run_id`), so a folder never mixes runs. A rerun writes
     the same files again; CSVs of segments no longer in the catalogue are removed. The manifest is
-    written last: a folder with a manifest is complete. Returns the folder.
+    removed first and written last: a folder with a manifest is complete, also after a failed rerun.
+    Exports at an fsspec URL (`s3://bucket/exports`) are written to a local temporary folder first, then
+    uploaded one whole file at a time, the manifest last. Returns the folder (its URL on an object store).
     """
     from pwh.warehouse import connect
 
-    folder = settings.exports_dir / run_date.isoformat()
+    filesystem, root = url_to_fs(settings.exports_url)
+    folder = f"{root.rstrip('/')}/{run_date.isoformat()}"
+    remote = not is_local(filesystem)
+    shown = filesystem.unstrip_protocol(folder) if remote else folder
     with connect(settings.warehouse_path, read_only=True) as con:
         definitions = _definitions(con, settings)
         built = {(definition.run_id, definition.run_date) for definition in definitions.values()}
@@ -175,42 +185,63 @@ def export_all(settings: Settings, run_date: dt.date, run_id: str) -> Path:
                 "run the segments step of this run before exporting"
             )
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            filesystem.makedirs(folder, exist_ok=True)
+            if filesystem.exists(f"{folder}/{MANIFEST}"):
+                filesystem.rm_file(f"{folder}/{MANIFEST}")
         except OSError as error:
-            raise ExportError(
-                f"cannot create the export folder {folder}: {error.strerror or error}"
-            ) from None
-        summaries = [
-            _export(con, definition, folder / f"{name}.csv", include_no_consent=False)
-            for name, definition in sorted(definitions.items())
-        ]
-    manifest = {
-        "run_id": run_id,
-        "run_date": run_date.isoformat(),
-        "warehouse_snapshot": run_id,
-        "consent": "marketing opt-in only",
-        "segments": [
-            {
-                "segment": summary.segment,
-                "file": summary.path.name,
-                "rows": summary.rows,
-                "members": summary.members,
-                "columns": list(summary.columns),
-                "sha256": summary.sha256,
+            raise ExportError(f"cannot create the export folder {shown}: {error.strerror or error}") from None
+        staging = contextlib.nullcontext(folder)
+        if remote:
+            staging = tempfile.TemporaryDirectory(prefix="pwh-export-")
+        with staging as made_in:
+            made_in = Path(made_in)
+            summaries = [
+                _export(con, definition, made_in / f"{name}.csv", include_no_consent=False)
+                for name, definition in sorted(definitions.items())
+            ]
+            manifest = {
+                "run_id": run_id,
+                "run_date": run_date.isoformat(),
+                "warehouse_snapshot": run_id,
+                "consent": "marketing opt-in only",
+                "segments": [
+                    {
+                        "segment": summary.segment,
+                        "file": summary.path.name,
+                        "rows": summary.rows,
+                        "members": summary.members,
+                        "columns": list(summary.columns),
+                        "sha256": summary.sha256,
+                    }
+                    for summary in summaries
+                ],
             }
-            for summary in summaries
-        ],
-    }
-    _write_atomically(
-        folder / MANIFEST, lambda handle: handle.write(json.dumps(manifest, indent=2) + "\n"), newline="\n"
-    )
+            text = json.dumps(manifest, indent=2) + "\n"
+            _write_atomically(made_in / MANIFEST, lambda handle: handle.write(text), newline="\n")
+            if remote:
+                for name in [summary.path.name for summary in summaries] + [MANIFEST]:
+                    try:
+                        filesystem.put_file(str(made_in / name), f"{folder}/{name}")
+                    except OSError as error:
+                        problem = error.strerror or error
+                        raise ExportError(f"cannot upload {shown}/{name}: {problem}") from None
     written = {summary.path.name for summary in summaries}
-    for stale in folder.glob("*.csv"):
-        if stale.name not in written:
-            stale.unlink()
+    for stale in filesystem.ls(folder, detail=False):
+        if stale.endswith(".csv") and stale.rsplit("/", 1)[-1] not in written:
+            filesystem.rm_file(stale)
             log.info("removed %s: the segment is no longer in the catalogue", stale)
-    log.info("exported %d segments to %s", len(summaries), folder)
-    return folder
+    log.info("exported %d segments to %s", len(summaries), shown)
+    return shown if remote else Path(folder)
+
+
+def replace_file(filesystem: AbstractFileSystem, path: str, text: str) -> None:
+    """Write `text` (UTF-8, line ends as they are) at `path` so that readers see the old file or the new
+    one, never half of it: a rename on a local disk, one upload on an object store (an object is replaced
+    whole)."""
+    if is_local(filesystem):
+        _write_atomically(Path(path), lambda handle: handle.write(text), newline="")
+    else:
+        filesystem.pipe_file(path, text.encode("utf-8"))
 
 
 def _definitions(con, settings: Settings) -> dict[str, _Definition]:
