@@ -58,6 +58,11 @@ format: install
 airflow: install  ## Airflow with the nightly DAG on http://127.0.0.1:8080 (login admin, generated password)
 	$(BIN)/pwh airflow
 
+.PHONY: airflow-celery
+airflow-celery: install  ## pwh_nightly once on CeleryExecutor (Debian's Redis + PostgreSQL, all on 127.0.0.1): docs/scaling.md
+	$(UV) sync --frozen --group celery
+	$(BIN)/python deploy/celery/run_dag.py $(CELERY_ARGS)
+
 docs: install  ## dbt docs site for the current warehouse: data/dbt/target/static_index.html
 	$(BIN)/pwh docs
 

@@ -3,16 +3,18 @@
 This file only wires steps together: the work is in `pwh.pipeline`, shared with the command line.
 The two dbt steps are task groups with one task per dbt model (`pwh.orchestration`, Astronomer Cosmos).
 Tasks are keyed on the run's logical date, never the wall clock, so a re-run or a backfill of a date
-does the same work. One task runs at a time: they all write the one DuckDB warehouse file.
+does the same work. One task runs at a time: they all write the one DuckDB warehouse file (on Celery,
+`PWH_AIRFLOW_QUEUE` also sends every task to the one worker that holds it: `pwh.orchestration`).
 """
 
 from __future__ import annotations
 
 import os
-from datetime import timedelta
 
 import pendulum
 from airflow.sdk import chain, dag, task
+
+from pwh.orchestration import task_defaults
 
 # pwh.pipeline.STEPS, checked by tests/dags; the dbt phases (pwh.pipeline.DBT_PHASES) are task groups
 STEP_NAMES = (
@@ -52,7 +54,7 @@ def _run(step_name: str, **context) -> None:
     catchup=False,
     max_active_runs=1,
     max_active_tasks=1,
-    default_args={"retries": RETRIES, "retry_delay": timedelta(minutes=2)},
+    default_args=task_defaults(RETRIES),  # retries, and the warehouse queue when PWH_AIRFLOW_QUEUE is set
     tags=["pwh"],
 )
 def pwh_nightly():

@@ -6,16 +6,43 @@ tests), so engineers see each model's status, log and retries. The selection is 
 uses (`pwh.pipeline.DBT_PHASES`), so both build the same nodes with the same vars.
 
 DuckDB has one writer: the DAG runs one task at a time (`max_active_tasks=1`), which also keeps
-Cosmos from building two models at once.
+Cosmos from building two models at once. On a distributed executor (Celery) every task also goes to one
+queue, `PWH_AIRFLOW_QUEUE`, that exactly one worker serves with concurrency 1: the worker on the machine
+holding the build file (docs/scaling.md). Unset (`airflow standalone`, `airflow dags test`), tasks keep
+Airflow's default queue, which those executors ignore.
 """
 
 from __future__ import annotations
 
+import os
+from datetime import timedelta
 from pathlib import Path
 
 from pwh.settings import load_settings, quiet_telemetry
 
 PROFILE_NAME, TARGET_NAME = "pwh", "duckdb"
+QUEUE_VARIABLE = "PWH_AIRFLOW_QUEUE"  # the Celery queue of every pwh task; unset: Airflow's default queue
+RETRY_DELAY = timedelta(minutes=2)
+
+
+def warehouse_queue() -> str | None:
+    """The queue every pwh task is sent to (`PWH_AIRFLOW_QUEUE`), or None for Airflow's default queue.
+
+    Read when the DAG is parsed: set it for the DAG processor (and, as the DAG is parsed again there, for
+    the workers) of a Celery deployment, and serve that queue with one worker, `--concurrency 1`.
+    """
+    return os.environ.get(QUEUE_VARIABLE, "").strip() or None
+
+
+def task_defaults(retries: int) -> dict:
+    """The DAG's `default_args`: retries, their delay, and the warehouse queue when one is configured.
+
+    Cosmos' operators are created in the DAG's context, so the dbt model tasks get the queue too.
+    """
+    defaults: dict = {"retries": retries, "retry_delay": RETRY_DELAY}
+    if queue := warehouse_queue():
+        defaults["queue"] = queue
+    return defaults
 
 
 def dbt_task_group(phase: str, retries: int):

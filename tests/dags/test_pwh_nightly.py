@@ -28,6 +28,7 @@ def airflow_env(tmp_path_factory):
         "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "180",
     }
     env.pop("PWH_TASK_RETRIES", None)
+    env.pop("PWH_AIRFLOW_QUEUE", None)
     subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True, timeout=300)
     return env
 
@@ -41,20 +42,25 @@ print(json.dumps({{
     "errors": {{str(k): str(v) for k, v in bag.import_errors.items()}},
     "tasks": [task.task_id for task in dag.topological_sort()],
     "retries": [task.retries for task in dag.tasks],
+    "queues": sorted({{task.queue for task in dag.tasks}}),
     "max_active_runs": dag.max_active_runs,
     "max_active_tasks": dag.max_active_tasks,
 }}))
 """
 
 
-@pytest.fixture(scope="module")
-def dag(airflow_env):
+def inspect_dag(env: dict[str, str]) -> dict:
     """The parsed DAG's shape, as a subprocess sees it (Cosmos renders the dbt groups with `dbt ls`)."""
     done = subprocess.run(
         [sys.executable, "-c", INSPECT_DAG.format(dags=REPO / "dags")],
-        env=airflow_env, capture_output=True, text=True, timeout=300, check=True,
+        env=env, capture_output=True, text=True, timeout=300, check=True,
     )  # fmt: skip
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def dag(airflow_env):
+    return inspect_dag(airflow_env)
 
 
 def test_dag_parses_and_mirrors_the_pipeline_steps(dag):
@@ -64,6 +70,15 @@ def test_dag_parses_and_mirrors_the_pipeline_steps(dag):
     assert [step for i, step in enumerate(steps) if i == 0 or steps[i - 1] != step] == [s.name for s in STEPS]
     assert min(dag["retries"]) >= 1
     assert dag["max_active_runs"] == 1 and dag["max_active_tasks"] == 1, "tasks share one DuckDB writer"
+
+
+def test_tasks_go_to_the_warehouse_queue_only_when_one_is_configured(airflow_env, dag):
+    # standalone and `dags test` as before: Airflow's default queue (LocalExecutor ignores queues)
+    assert dag["queues"] == ["default"]
+    # Celery (deploy/celery): every task, dbt models included, to the one queue one worker serves
+    on_celery = inspect_dag({**airflow_env, "PWH_AIRFLOW_QUEUE": "pwh_warehouse"})
+    assert on_celery["errors"] == {} and on_celery["queues"] == ["pwh_warehouse"]
+    assert on_celery["tasks"] == dag["tasks"] and on_celery["max_active_tasks"] == 1
 
 
 def test_every_dbt_model_is_a_task_of_exactly_one_dbt_step(dag):

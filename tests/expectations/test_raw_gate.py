@@ -95,7 +95,16 @@ def test_a_table_missing_although_the_run_read_rows_for_it_fails(settings):
             "column channel missing from the table",
         ),
     ],
-    ids=["duplicate-id", "id-of-an-earlier-run", "event-type", "status-code", "price", "null-key", "empty-table", "missing-column"],
+    ids=[
+        "duplicate-id",
+        "id-of-an-earlier-run",
+        "event-type",
+        "status-code",
+        "price",
+        "null-key",
+        "empty-table",
+        "missing-column",
+    ],
 )
 def test_a_bad_table_fails_with_the_expectation_column_and_values(settings, corruption, message):
     make_raw_warehouse(settings.warehouse_path)
@@ -113,7 +122,9 @@ def test_a_bad_table_fails_with_the_expectation_column_and_values(settings, corr
 def test_an_incremental_suite_reads_only_this_runs_rows(settings):
     make_raw_warehouse(settings.warehouse_path)
     # an earlier run's row is not read again (that run's gate checked it) unless its key collides
-    execute(settings.warehouse_path, "update raw_events.events set event_type = 'bogus' where event_id = 'e3'")
+    execute(
+        settings.warehouse_path, "update raw_events.events set event_type = 'bogus' where event_id = 'e3'"
+    )
 
     summary = check(settings, RUN_DATE, RUN_ID, "raw")
 
