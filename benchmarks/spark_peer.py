@@ -102,6 +102,11 @@ def run(
         seconds[stage] = time.perf_counter() - began
         print(f"  {stage:<10}{seconds[stage]:>9.2f} s{rows:>14,} rows", flush=True)
 
+    def save(frame, name: str) -> int:
+        """Write `frame` as Parquet under `out/name`; the rows written, read back."""
+        frame.write.mode("overwrite").parquet(str(out / name))
+        return spark.read.parquet(str(out / name)).count()
+
     # 1. read, validate the essentials, de-duplicate, write the lake
     def read() -> int:
         raw = spark.read.schema(EVENT_SCHEMA).option("mode", "PERMISSIVE").json(files)
@@ -117,8 +122,7 @@ def run(
             .dropDuplicates(["event_id"])
             .drop("_corrupt_record")
         )
-        events.write.mode("overwrite").parquet(str(out / "events"))
-        return spark.read.parquet(str(out / "events")).count()
+        return save(events, "events")
 
     timed("read", read)
     events = spark.read.parquet(str(out / "events")).withColumn("event_date", F.to_date("occurred_at"))
@@ -136,7 +140,7 @@ def run(
             .groupBy("event_date", "anonymous_id", "user_id", "email", "page_path")
             .agg(F.count("*").alias("views"))
         )
-        page_days.write.mode("overwrite").parquet(str(out / "visitor_page_days"))
+
         visitor_days = events.groupBy("event_date", "anonymous_id", "channel").agg(
             F.max("user_id").alias("user_id"),
             F.count("*").alias("events"),
@@ -149,8 +153,8 @@ def run(
             F.min("occurred_at").alias("first_seen_at"),
             F.max("occurred_at").alias("last_seen_at"),
         )
-        visitor_days.write.mode("overwrite").parquet(str(out / "visitor_days"))
-        return spark.read.parquet(str(out / "visitor_page_days")).count()
+        save(visitor_days, "visitor_days")
+        return save(page_days, "visitor_page_days")
 
     timed("daily", daily)
 
@@ -167,8 +171,7 @@ def run(
             F.sum("purchases").alias("purchases"),
             F.sum("revenue").alias("revenue"),
         )
-        visitors.write.mode("overwrite").parquet(str(out / "visitor_lifetime"))
-        return spark.read.parquet(str(out / "visitor_lifetime")).count()
+        return save(visitors, "visitor_lifetime")
 
     timed("lifetime", lifetime)
 
@@ -198,8 +201,7 @@ def run(
             rank=rank, maxIter=iterations, implicitPrefs=True, userCol="user", itemCol="item",
             ratingCol="weight", coldStartStrategy="drop", seed=42,
         ).fit(indexed)  # fmt: skip
-        model.recommendForAllUsers(10).write.mode("overwrite").parquet(str(out / "recommendations"))
-        return spark.read.parquet(str(out / "recommendations")).count()
+        return save(model.recommendForAllUsers(10), "recommendations")
 
     timed("als", als)
     seconds["total"] = time.perf_counter() - started

@@ -91,8 +91,8 @@ def celery_env(
         **airflow_env(settings, port),
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        # the API server's async engine: Airflow derives postgresql+asyncpg from this URL
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://{metadata_db}",
-        # the API server's async engine: Airflow derives postgresql+asyncpg from the URL above
         "AIRFLOW__CELERY__BROKER_URL": broker_url,
         # the driver named: SQLAlchemy 2.1's default for postgresql:// is psycopg 3, not installed
         "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql+psycopg2://{metadata_db}",

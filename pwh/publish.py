@@ -122,7 +122,7 @@ def publish(settings: Settings, run_date: dt.date, run_id: str) -> PublishSummar
     for path in (target, analyst_target):
         _check_target(path)
     published_at = dt.datetime.now(dt.UTC)  # when it happened, a record only: nothing is keyed on it
-    table_count, view_count = _record(source, run_date, run_id, published_at, _published_runs(target))
+    table_count, view_count = _record(source, run_date, run_id, published_at, published_runs(target))
     try:
         _build_analyst(source, analyst_source)  # a refusal here comes before anything is published
         size_bytes, copy_seconds = _copy_and_replace(source, target, _mode(target, FULL_MODE, others=False))
@@ -199,7 +199,7 @@ def _build_analyst(source: Path, path: Path) -> None:
         con.execute("checkpoint")
 
 
-def _published_runs(target: Path) -> list[str] | None:
+def published_runs(target: Path) -> list[str] | None:
     """The runs the published warehouse's `audit.publications` lists; None when there is none to read."""
     if not target.exists():
         return None

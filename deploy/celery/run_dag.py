@@ -368,10 +368,9 @@ def print_tasks(instances: list[dict]) -> None:
 
 
 def published_run(settings, run_id: str) -> bool:
-    from pwh.warehouse import connect
+    from pwh.publish import published_runs
 
-    with connect(settings.warehouse_path, read_only=True) as con:
-        return bool(con.execute("select 1 from audit.publications where run_id = ?", [run_id]).fetchone())
+    return run_id in (published_runs(settings.warehouse_path) or [])
 
 
 # --------------------------------------------------------------------------------------------------- main
