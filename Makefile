@@ -47,6 +47,11 @@ test: install browser  ## the whole test suite (what CI runs)
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
+.PHONY: test-spark
+test-spark: install  ## dbt on Apache Spark: builds the marts with dbt-spark from a sample run, compares them with DuckDB's
+	$(UV) sync --frozen --group spark
+	$(BIN)/pytest -m spark tests/spark
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -20,6 +20,10 @@
     ({{ expression }} ~ '{{ dbt.escape_single_quotes(pattern) }}')
 {%- endmacro %}
 
+{% macro spark__regexp_like(expression, pattern) -%}
+    ({{ expression }} rlike {{ pwh.spark_string_literal(pattern) }})
+{%- endmacro %}
+
 {#- regexp_replace_all(expression, pattern, replacement): replace every match of `pattern`. -#}
 {% macro regexp_replace_all(expression, pattern, replacement) -%}
     {{ return(adapter.dispatch('regexp_replace_all', 'pwh')(expression, pattern, replacement)) }}
@@ -36,4 +40,17 @@
 
 {% macro postgres__regexp_replace_all(expression, pattern, replacement) -%}
     regexp_replace({{ expression }}, '{{ dbt.escape_single_quotes(pattern) }}', '{{ dbt.escape_single_quotes(replacement) }}', 'g')
+{%- endmacro %}
+
+{#- Spark (Java regular expressions): regexp_replace replaces every match. -#}
+{% macro spark__regexp_replace_all(expression, pattern, replacement) -%}
+    regexp_replace({{ expression }}, {{ pwh.spark_string_literal(pattern) }}, {{ pwh.spark_string_literal(replacement) }})
+{%- endmacro %}
+
+{#-
+    spark_string_literal(text): `text` as a Spark SQL string literal. Spark reads backslash escapes in
+    literals ('\s' is "s"), so backslashes are doubled before quotes are escaped.
+-#}
+{% macro spark_string_literal(text) -%}
+    '{{ dbt.escape_single_quotes(text | replace('\\', '\\\\')) }}'
 {%- endmacro %}

@@ -39,3 +39,14 @@
         ''
     )
 {%- endmacro %}
+
+{#- Spark's initcap() starts words at spaces only ("O'neil-jones"): the same runs of letters as DuckDB. -#}
+{% macro spark__proper_case(column) -%}
+    array_join(
+        transform(
+            regexp_extract_all(lower({{ column }}), {{ pwh.spark_string_literal('(\pL+|\PL+)') }}, 1),
+            word_part -> concat(upper(substring(word_part, 1, 1)), substring(word_part, 2))
+        ),
+        ''
+    )
+{%- endmacro %}

@@ -21,3 +21,11 @@
 {% macro duckdb__to_utc(column) -%}
     timezone('UTC', cast({{ column }} as timestamptz))
 {%- endmacro %}
+
+{#-
+    Spark: a `timestamp` is a point in time shown in the session time zone, which profiles.yml sets to UTC,
+    so the cast is all it takes (a naive timestamp is read as UTC wall-clock time, as on DuckDB).
+-#}
+{% macro spark__to_utc(column) -%}
+    cast({{ column }} as timestamp)
+{%- endmacro %}

@@ -37,7 +37,7 @@ decayed as (
     select
         person_id,
         theme,
-        sum(views * power(0.5, days_ago * 1.0 / {{ var('interest_half_life_days') }})) as decayed_views,
+        sum(views * power(0.5, {{ dbt.cast('days_ago', 'double') }} / {{ var('interest_half_life_days') }})) as decayed_views,
         count(distinct case when days_ago < 30 then activity_date end) as active_days_30d,
         sum(views) as views_total,
         max(activity_date) as last_viewed_date

@@ -61,12 +61,13 @@ final as (
         {{ dbt.cast('coalesce(orders.revenue_total, 0)', 'decimal(18, 2)') }} as revenue_total,
         profiles.average_order_value,
         -- null for someone first seen after the run date (a run for an earlier date over newer data)
+        -- (day counts cast: datediff is a bigint on DuckDB, an int on Spark)
         case
             when {{ dbt.cast('profiles.first_seen_at', 'date') }} <= {{ pwh.run_date() }}
-                then {{ dbt.datediff(dbt.cast('profiles.first_seen_at', 'date'), pwh.run_date(), 'day') }}
+                then {{ dbt.cast(dbt.datediff(dbt.cast('profiles.first_seen_at', 'date'), pwh.run_date(), 'day'), dbt.type_bigint()) }}
         end as days_since_first_seen,
-        activity.days_since_last_visit,
-        orders.days_since_last_order as days_since_last_purchase,
+        {{ dbt.cast('activity.days_since_last_visit', dbt.type_bigint()) }} as days_since_last_visit,
+        {{ dbt.cast('orders.days_since_last_order', dbt.type_bigint()) }} as days_since_last_purchase,
         -- hours from the last add-to-cart to the end of the run date
         {{ dbt.datediff('activity.last_add_to_cart_at', dbt.dateadd('day', 1, pwh.run_date()), 'hour') }}
             as hours_since_last_cart,

@@ -28,7 +28,7 @@ unknown_pages as (
 
 final as (
     select
-        row_number() over (order by view_count desc, page_url) as review_rank,
+        {{ dbt.cast('row_number() over (order by view_count desc, page_url)', dbt.type_bigint()) }} as review_rank,
         page_url,
         page_title,
         view_count,
