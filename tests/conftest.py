@@ -18,6 +18,21 @@ quiet_telemetry()
 os.environ.setdefault("PYTHONHASHSEED", "0")
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Order and group the tests for `make test`'s two pytest-xdist workers (`--dist loadgroup`).
+
+    Each module is one group, so one worker runs it and builds its module fixtures once; the tests that
+    use the one local Airflow (tests/dags/conftest.py) are one group, so only one worker starts it. The
+    modules with end-to-end runs (`slow`) come first, so the two workers finish at about the same time.
+    """
+    heavy = {item.module.__name__ for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.module.__name__ not in heavy)  # stable: order within a module kept
+    for item in items:
+        group = "airflow" if "airflow" in item.fixturenames else item.module.__name__
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 def settings_for(
     data_dir: Path, monkeypatch: pytest.MonkeyPatch, landing_dir: Path | None = None
 ) -> Settings:

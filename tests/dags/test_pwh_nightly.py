@@ -89,6 +89,7 @@ def test_every_dbt_model_is_a_task_of_exactly_one_dbt_step(dag):
     assert groups["stg_crm__customers"] == "transform" and groups["user_profiles"] == "marts"
 
 
+@pytest.mark.slow  # the whole pipeline under `airflow dags test`
 def test_airflow_dags_test_runs_the_pipeline(airflow_env, sample_settings):
     # the sample_settings fixture set PWH_* for this process; a failure must fail now, not after retry delays
     env = {

@@ -66,6 +66,7 @@ def test_run_populates_every_layer_and_accounts_for_every_row(first_run):
             assert quarantined == injected[source], f"{source}: every injected bad row, and only those"
 
 
+@pytest.mark.slow  # a second `pwh run` of the sample
 def test_second_run_on_the_same_landing_data_changes_nothing(first_run):
     settings, _ = first_run
     with connect(settings.warehouse_path, read_only=True) as con:
