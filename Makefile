@@ -43,11 +43,12 @@ $(CHROMIUM):
 	fi
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
-TEST_WORKERS ?= 2  # pytest-xdist processes: CI has 2 cores (tests/conftest.py groups the tests for them)
+# pytest-xdist processes for `make test`: CI has 2 cores (tests/conftest.py groups the tests for them)
+TEST_WORKERS ?= 2
 
 test: install browser  ## the whole test suite (what CI runs)
 	$(BIN)/ruff check .
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --durations=15
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=15
 
 .PHONY: test-spark
 test-spark: install  ## dbt on Apache Spark: builds the marts with dbt-spark from a sample run, compares them with DuckDB's

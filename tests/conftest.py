@@ -18,19 +18,35 @@ quiet_telemetry()
 os.environ.setdefault("PYTHONHASHSEED", "0")
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Order and group the tests for `make test`'s two pytest-xdist workers (`--dist loadgroup`).
+# The modules whose tests use the one local Airflow (tests/dags/conftest.py): one worker runs them all.
+AIRFLOW_MODULES = ("tests/browser/test_ui.py", "tests/dags/test_airflow_local.py")
 
-    Each module is one group, so one worker runs it and builds its module fixtures once; the tests that
-    use the one local Airflow (tests/dags/conftest.py) are one group, so only one worker starts it. The
-    modules with end-to-end runs (`slow`) come first, so the two workers finish at about the same time.
-    """
-    heavy = {item.module.__name__ for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.module.__name__ not in heavy)  # stable: order within a module kept
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The modules with end-to-end runs (`slow`) first, so `make test`'s two workers finish together."""
+    heavy = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in heavy)  # stable: the order within a module is kept
     for item in items:
-        group = "airflow" if "airflow" in item.fixturenames else item.module.__name__
-        item.add_marker(pytest.mark.xdist_group(group))
+        module = item.nodeid.split("::", 1)[0]
+        if "airflow" in item.fixturenames and module not in AIRFLOW_MODULES:
+            raise pytest.UsageError(f"{item.nodeid} uses the local Airflow: add {module} to AIRFLOW_MODULES")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """`--dist loadscope` (`make test`), one module a worker so module fixtures are built once, and the
+    AIRFLOW_MODULES on one worker, so one Airflow starts. (pytest-xdist's own `loadgroup` cannot group
+    them: it renames node ids in a way pytest 9 ignores.)"""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return "airflow" if module in AIRFLOW_MODULES else module
+
+    return ModuleScheduling(config, log)
 
 
 def settings_for(

@@ -68,9 +68,9 @@ final as (
         people.phone,
         people.gender,
         people.birth_date,
-        -- round(): DuckDB's cast of a double to an integer rounds, Spark's truncates; this keeps DuckDB's
-        -- figures and makes Spark's the same
-        {{ dbt.cast('round(' ~ dbt.datediff('people.birth_date', pwh.run_date(), 'day') ~ ' / 365.25)', dbt.type_int()) }} as age,
+        -- whole years, as age_band counts them: floor() first, because a cast of a double to an integer
+        -- rounds on DuckDB and truncates on Spark
+        {{ dbt.cast('floor(' ~ dbt.datediff('people.birth_date', pwh.run_date(), 'day') ~ ' / 365.25)', dbt.type_int()) }} as age,
         case
             when people.birth_date is null then null
             when {{ dbt.datediff('people.birth_date', pwh.run_date(), 'day') }} < 25 * 365.25 then '18-24'
