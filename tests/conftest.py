@@ -22,12 +22,16 @@ os.environ.setdefault("PYTHONHASHSEED", "0")
 AIRFLOW_MODULES = ("tests/browser/test_ui.py", "tests/dags/test_airflow_local.py")
 
 
+def _module(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The modules with end-to-end runs (`slow`) first, so `make test`'s two workers finish together."""
     heavy = {item.path for item in items if item.get_closest_marker("slow")}
     items.sort(key=lambda item: item.path not in heavy)  # stable: the order within a module is kept
     for item in items:
-        module = item.nodeid.split("::", 1)[0]
+        module = _module(item.nodeid)
         if "airflow" in item.fixturenames and module not in AIRFLOW_MODULES:
             raise pytest.UsageError(f"{item.nodeid} uses the local Airflow: add {module} to AIRFLOW_MODULES")
 
@@ -43,8 +47,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
 
     class ModuleScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            module = nodeid.split("::", 1)[0]
-            return "airflow" if module in AIRFLOW_MODULES else module
+            return "airflow" if _module(nodeid) in AIRFLOW_MODULES else _module(nodeid)
 
     return ModuleScheduling(config, log)
 

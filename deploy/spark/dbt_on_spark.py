@@ -30,6 +30,8 @@ from pathlib import Path
 
 import yaml
 
+from pwh.settings import load_settings
+
 ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = ROOT / "dbt_project"
 SPARK_DIR_VARIABLE = "DBT_PWH_SPARK_DIR"  # profiles.yml's spark output reads its metastore dir from it
@@ -100,7 +102,7 @@ def dbt_on_spark(work_dir: Path, *args: str) -> None:
 
 
 def build(
-    warehouse: Path, work_dir: Path, run_date: dt.date, reporting_currency: str = "EUR", tests: bool = True
+    warehouse: Path, work_dir: Path, run_date: dt.date, reporting_currency: str, tests: bool = True
 ) -> dict[str, float]:
     """Export the warehouse's sources, register them in Spark and build the dbt project there.
     Returns the seconds each step took."""
@@ -130,7 +132,9 @@ def main() -> None:
     parser.add_argument(
         "--run-date", type=dt.date.fromisoformat, required=True, help="the run's date, YYYY-MM-DD"
     )
-    parser.add_argument("--reporting-currency", default="EUR")
+    parser.add_argument(
+        "--reporting-currency", help="as `pwh run` (default: the PWH_REPORTING_CURRENCY setting)"
+    )
     parser.add_argument("--no-tests", action="store_true", help="dbt run instead of dbt build")
     options = parser.parse_args()
     if options.work_dir.resolve().is_relative_to(ROOT):
@@ -140,7 +144,7 @@ def main() -> None:
         options.warehouse,
         options.work_dir,
         options.run_date,
-        options.reporting_currency,
+        options.reporting_currency or load_settings().reporting_currency,
         not options.no_tests,
     )
     print("seconds: " + ", ".join(f"{step} {value:.0f}" for step, value in seconds.items()))

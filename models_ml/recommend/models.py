@@ -57,11 +57,7 @@ def top_n(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         scores = np.where(np.isnan(scores), -np.inf, scores)
     block = _candidate_block(n_cols, n_take)
     if block:  # narrow each row to the n_take blocks with the largest maxima first
-        positions = _best_blocks(scores, n_take, block)
-        valid = positions < n_cols
-        np.minimum(positions, n_cols - 1, out=positions)
-        candidates = np.take_along_axis(scores, positions, axis=1)
-        candidates[~valid] = -np.inf  # the last block's overhang: never finite, so never taken
+        positions, candidates = _best_blocks(scores, n_take, block)
     else:
         positions, candidates = None, scores
     n_candidates = candidates.shape[1]
@@ -94,18 +90,23 @@ def _candidate_block(n_cols: int, n_take: int) -> int:
     return block if block >= 64 else 0
 
 
-def _best_blocks(scores: np.ndarray, n_take: int, block: int) -> np.ndarray:
-    """Column positions of the n_take blocks (of `block` columns) with the largest maxima, per row.
+def _best_blocks(scores: np.ndarray, n_take: int, block: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the column positions and scores of the n_take blocks (of `block` columns) with the
+    largest maxima.
 
     Exact: a block not taken has a maximum no larger than each of the n_take taken ones, so each of its
-    items has at least n_take candidates at least as large. Positions may run past the last column in the
-    last block.
+    items has at least n_take candidates at least as large.
     """
     n_rows, n_cols = scores.shape
     maxima = np.maximum.reduceat(scores, np.arange(0, n_cols, block), axis=1)
     n_blocks = maxima.shape[1]
     chosen = np.argpartition(maxima, n_blocks - n_take, axis=1)[:, n_blocks - n_take :]
-    return (chosen[:, :, None] * block + np.arange(block)).reshape(n_rows, n_take * block)
+    positions = (chosen[:, :, None] * block + np.arange(block)).reshape(n_rows, n_take * block)
+    overhang = positions >= n_cols  # past the last column, in a shorter last block
+    np.minimum(positions, n_cols - 1, out=positions)
+    candidates = np.take_along_axis(scores, positions, axis=1)
+    candidates[overhang] = -np.inf  # never finite, so never taken
+    return positions, candidates
 
 
 def _as_csr(matrix: sp.spmatrix | np.ndarray) -> sp.csr_matrix:

@@ -62,52 +62,37 @@ def spark_warehouse(warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -
     return work_dir / "warehouse"
 
 
-def summary_sql(relation: str, columns: list[tuple[str, str]]) -> str:
-    """One row of aggregates over `relation` (DuckDB SQL) for the (name, DuckDB type) `columns`."""
-    aggregates = ["count(*)"]
+def aggregates(columns: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
+    """(label, DuckDB type, DuckDB SQL) of each value compared, for the (name, DuckDB type) `columns`."""
+    rows = [("rows", "BIGINT", "count(*)")]
     for name, data_type in columns:
         column = f'"{name}"'
-        aggregates.append(f"count({column})")
+        kinds = {"non-null": f"count({column})"}
         if data_type.startswith(NUMBERS):
             value = f"round({column}, 6)" if data_type.startswith(INEXACT) else column
-            aggregates += [
-                f"count(distinct {value})",
-                f"sum(cast({column} as double))",
-                f"min(cast({column} as double))",
-                f"max(cast({column} as double))",
-            ]
+            kinds |= {
+                "distinct": f"count(distinct {value})",
+                "sum": f"sum(cast({column} as double))",
+                "min": f"min(cast({column} as double))",
+                "max": f"max(cast({column} as double))",
+            }
         elif data_type.startswith(("DATE", "TIMESTAMP")):
-            aggregates += [
-                f"count(distinct {column})",
-                f"cast(cast(min({column}) as timestamp) as varchar)",
-                f"cast(cast(max({column}) as timestamp) as varchar)",
-            ]
+            kinds |= {
+                "distinct": f"count(distinct {column})",
+                "min": f"cast(cast(min({column}) as timestamp) as varchar)",
+                "max": f"cast(cast(max({column}) as timestamp) as varchar)",
+            }
         elif data_type == "BOOLEAN":
-            aggregates.append(f"sum(case when {column} then 1 else 0 end)")
+            kinds["trues"] = f"sum(case when {column} then 1 else 0 end)"
         else:
-            aggregates += [
-                f"count(distinct {column})",
-                f"min({column})",
-                f"max({column})",
-                f"sum(length({column}))",
-            ]
-    return f"select {', '.join(aggregates)} from {relation}"
-
-
-def labels(columns: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """What each value of summary_sql's row is (for the failure message), and the column's type."""
-    names = [("rows", "BIGINT")]
-    for name, data_type in columns:
-        if data_type.startswith(NUMBERS):
-            kinds = ["non-null", "distinct", "sum", "min", "max"]
-        elif data_type.startswith(("DATE", "TIMESTAMP")):
-            kinds = ["non-null", "distinct", "min", "max"]
-        elif data_type == "BOOLEAN":
-            kinds = ["non-null", "trues"]
-        else:
-            kinds = ["non-null", "distinct", "min", "max", "total length"]
-        names += [(f"{name} {kind}", data_type) for kind in kinds]
-    return names
+            kinds |= {
+                "distinct": f"count(distinct {column})",
+                "min": f"min({column})",
+                "max": f"max({column})",
+                "total length": f"sum(length({column}))",
+            }
+        rows += [(f"{name} {kind}", data_type, sql) for kind, sql in kinds.items()]
+    return rows
 
 
 def same(duckdb_value: object, spark_value: object, data_type: str) -> bool:
@@ -139,13 +124,15 @@ def test_marts_on_spark_match_duckdb(warehouse: Path, spark_warehouse: Path) -> 
         ]
         assert spark_columns == [name for name, _ in columns], mart
 
-        duckdb_row = connection.sql(summary_sql(f"pwh.marts.{mart}", columns)).fetchone()
-        spark_row = connection.sql(summary_sql(spark_relation, columns)).fetchone()
+        compared = aggregates(columns)
+        summary = f"select {', '.join(sql for _, _, sql in compared)} from "
+        duckdb_row = connection.sql(summary + f"pwh.marts.{mart}").fetchone()
+        spark_row = connection.sql(summary + spark_relation).fetchone()
         assert duckdb_row[0] > 0 or mart == "person_merges", (
             f"{mart} is empty: the sample tests nothing there"
         )
-        for (label, data_type), duckdb_value, spark_value in zip(
-            labels(columns), duckdb_row, spark_row, strict=True
+        for (label, data_type, _), duckdb_value, spark_value in zip(
+            compared, duckdb_row, spark_row, strict=True
         ):
             if not same(duckdb_value, spark_value, data_type):
                 differences[f"{mart}: {label}"] = (duckdb_value, spark_value)
