@@ -97,6 +97,39 @@ def test_tuning_prefers_a_small_rank_on_group_structure(structured):
     assert by_rank[4] > by_rank[1] and by_rank[4] > by_rank[64]
 
 
+def test_tuning_learns_from_a_sample_of_users_that_holds_the_validation_users(structured):
+    train, test = structured
+    best, table = tune_svd(
+        train, test, ranks=(1, 4, 64), popularity_dampings=(0.0,), user_norm_powers=(0.0,),
+        max_users=40, max_train_users=120,
+    )  # fmt: skip
+    assert best.user_items.shape == (120, train.shape[1])  # the candidates saw 120 of the 200 users
+    assert len(table) == 3 and {row["users"] for row in table} == {40}
+    assert best.n_factors == 4  # the same choice as with every user (the test above)
+
+
+def test_gate_measures_a_sample_of_test_users_and_says_how_many_there_were(structured):
+    train, test = structured
+    svd, baseline = SVDRecommender(n_factors=4).fit(train), PopularityRecommender().fit(train)
+    everyone = gate(svd, baseline, train, test, max_users=None)
+    sampled = gate(svd, baseline, train, test, max_users=50, seed=3)
+    n_test_users = int((np.diff(sp.csr_matrix(test).indptr) > 0).sum())
+    assert everyone[2]["model"]["users"] == everyone[2]["model"]["test_users"] == n_test_users > 50
+    for scores in sampled[2].values():
+        assert scores["users"] == 50 and scores["test_users"] == n_test_users
+    assert sampled[2]["model"]["ndcg@10"] != everyone[2]["model"]["ndcg@10"]  # another set of users
+    assert sampled[0] and everyone[0]
+
+
+def test_train_and_evaluate_says_when_the_gate_measured_a_sample():
+    table = group_events(n_users=240, days=42, seed=2)
+    result = train_and_evaluate(
+        table, AS_OF, test_days=7, ranks=(2, 4, 8), popularity_dampings=(0.0,), max_test_users=30
+    )
+    assert result.metrics["svd"]["users"] == 30 < result.metrics["svd"]["test_users"]
+    assert f"on a sample of 30 of {result.metrics['svd']['test_users']} test users" in result.reason
+
+
 def test_train_and_evaluate_publishes_a_model_that_beats_popularity():
     table = group_events(n_users=240, days=42, seed=2)
     result = train_and_evaluate(
