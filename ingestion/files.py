@@ -51,6 +51,9 @@ class SourceDataError(ValueError):
     table and row, so that whoever owns the source can fix it."""
 
 
+COUNTERS = ("rows_read", "new_fields", "rows_suppressed")  # the Counter fields of ReadCounts
+
+
 @dataclass
 class ReadCounts:
     """What one source read in one run, for the load audit."""
@@ -59,6 +62,18 @@ class ReadCounts:
     rows_read: Counter[str] = field(default_factory=Counter)  # table -> rows read for it
     new_fields: Counter[str] = field(default_factory=Counter)  # field the source's schema lacks -> rows
     rows_suppressed: Counter[str] = field(default_factory=Counter)  # table -> rows of forgotten people
+
+    def add(self, other: ReadCounts) -> None:
+        self.files += other.files
+        for name in COUNTERS:
+            getattr(self, name).update(getattr(other, name))
+
+    def as_json(self) -> dict:
+        return {"files": self.files, **{name: dict(getattr(self, name)) for name in COUNTERS}}
+
+    @classmethod
+    def from_json(cls, data: dict) -> ReadCounts:
+        return cls(data["files"], **{name: Counter(data[name]) for name in COUNTERS})
 
 
 @dataclass(frozen=True)
