@@ -54,7 +54,7 @@ def dbt_task_group(phase: str, retries: int):
     from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
     from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
-    from pwh.pipeline import DBT_PHASES, DBT_WAREHOUSE_VARIABLE, dbt_executable
+    from pwh.pipeline import DBT_PHASES, DBT_WAREHOUSE_VARIABLE, dbt_executable, dbt_vars
     from pwh.publish import build_settings
 
     quiet_telemetry()
@@ -86,7 +86,7 @@ def dbt_task_group(phase: str, retries: int):
             should_detach_multiple_parents_tests=True,
         ),
         operator_args={
-            "vars": {"run_date": "{{ ds }}", "reporting_currency": settings.reporting_currency},
+            "vars": dbt_vars("{{ ds }}", settings.reporting_currency),
             "retries": retries,
         },
     )

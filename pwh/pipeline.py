@@ -131,6 +131,12 @@ def dbt_executable() -> str:
     return executable
 
 
+def dbt_vars(run_date: str, reporting_currency: str, **extra: object) -> dict:
+    """The vars of every dbt build of pwh (`pwh run`, the Airflow dbt tasks, dbt on Spark): the run's
+    logical date, YYYY-MM-DD (or Airflow's template `{{ ds }}`), and the reporting currency; `extra` on top."""
+    return {"run_date": run_date, "reporting_currency": reporting_currency, **extra}
+
+
 def dbt(settings: Settings, run_date: dt.date, *args: str, variables: dict | None = None) -> str:
     """Run a dbt command on the project against the warehouse; returns its output, raises on failure.
 
@@ -145,9 +151,7 @@ def dbt(settings: Settings, run_date: dt.date, *args: str, variables: dict | Non
         "--profiles-dir", str(settings.dbt_project_dir),
         "--target-path", str(work_dir / "target"),
         "--log-path", str(work_dir / "logs"),
-        "--vars", json.dumps({
-            "run_date": run_date.isoformat(), "reporting_currency": settings.reporting_currency, **(variables or {}),
-        }),
+        "--vars", json.dumps(dbt_vars(run_date.isoformat(), settings.reporting_currency, **(variables or {}))),
     ]  # fmt: skip
     env = {**os.environ, DBT_WAREHOUSE_VARIABLE: str(settings.warehouse_path)}
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import yaml
 
+from pwh.pipeline import dbt_vars
 from pwh.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,7 +119,7 @@ def build(
     seconds["register"] = time.monotonic() - started
 
     started = time.monotonic()
-    variables = {"run_date": run_date.isoformat(), "reporting_currency": reporting_currency}
+    variables = dbt_vars(run_date.isoformat(), reporting_currency)
     command = "build" if tests else "run"
     dbt_on_spark(work_dir, command, "--vars", json.dumps(variables), "--exclude-resource-type", "unit_test")
     seconds[command] = time.monotonic() - started
