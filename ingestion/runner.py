@@ -258,9 +258,8 @@ def extract_source(name: str, settings: Settings, run_date: dt.date) -> ReadCoun
     pipeline = _pipeline(name, settings)
     columns_before = {table: sorted(columns) for table, columns in _columns(pipeline).items()}
     with _explaining(name, settings):
-        (load_id,) = pipeline.extract(
-            source, loader_file_format="parquet"
-        ).loads_ids  # one schema, one package
+        extracted = pipeline.extract(source, loader_file_format="parquet")
+        (load_id,) = extracted.loads_ids  # one schema, one package
         pipeline.normalize()
     if load_id in pipeline.list_normalized_load_packages():  # normalize drops a package with nothing new
         Extract(started_at, counts, columns_before).save(pipeline, load_id)

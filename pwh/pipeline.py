@@ -59,7 +59,7 @@ def ingest(settings: Settings, run_date: dt.date, run_id: str, sources: tuple[st
 
     with ThreadPoolExecutor(len(names), thread_name_prefix="ingest") as pool:
         extracts = {name: pool.submit(extract, name) for name in names}
-    failed = {name: future.exception() for name, future in extracts.items() if future.exception()}
+    failed = {name: exc for name, future in extracts.items() if (exc := future.exception())}
     if failed:
         message = "; ".join(f"ingest {name}: {exc}" for name, exc in failed.items())
         raise StepFailed(message) from next(iter(failed.values()))

@@ -131,18 +131,18 @@ def tune_svd(
     metrics), in grid order.
     """
     matrix = train.matrix if isinstance(train, InteractionMatrix) else train
-    validation, _ = sample_users(_test_matrix(validation, matrix.shape), max_users, params.get("seed", 0))
+    seed = params.get("seed", 0)
+    validation, _ = sample_users(_test_matrix(validation, matrix.shape), max_users, seed)
     if max_train_users is not None and matrix.shape[0] > max_train_users:
         matrix = sp.csr_matrix(matrix)
         evaluated = np.diff(validation.indptr) > 0
         others = np.flatnonzero(~evaluated & (np.diff(matrix.indptr) > 0))
         extra = max(0, max_train_users - int(evaluated.sum()))
-        rng = np.random.default_rng(params.get("seed", 0))
-        rows = np.union1d(
-            np.flatnonzero(evaluated), rng.choice(others, size=min(extra, len(others)), replace=False)
-        )
+        sampled = np.random.default_rng(seed).choice(others, size=min(extra, len(others)), replace=False)
+        rows = np.union1d(np.flatnonzero(evaluated), sampled)
         log.info("tuning on %d of %d users (max_train_users)", len(rows), matrix.shape[0])
-        train, matrix, validation = matrix[rows], matrix[rows], validation[rows]
+        matrix, validation = matrix[rows], validation[rows]
+        train = matrix
     max_rank = max(1, min(matrix.shape) - 1)
     usable = sorted({min(rank, max_rank) for rank in ranks})
     table: list[dict[str, Any]] = []
@@ -179,9 +179,9 @@ def gate(
     """The gate on its own: does `model` beat `baseline` on NDCG@k on this split? (passed, reason, metrics).
 
     Both are evaluated on the same test users: all of them, or a seeded sample of `max_users` when there
-    are more: a user's NDCG lies in [0, 1], so the mean of 50,000 sampled users is within 0.0044 of all
-    users' at 95% (1.96 x 0.5 / sqrt(50,000)), while evaluating each of 1M users costs minutes. Each metrics dict also holds `test_users`,
-    how many users the test period had.
+    are more. A user's NDCG lies in [0, 1], so the mean of 50,000 sampled users is within 0.0044 of all
+    users' at 95% (1.96 x 0.5 / sqrt(50,000)), while evaluating each of 1M users costs minutes. Each
+    metrics dict also holds `test_users`, how many users the test period had.
     """
     test_csr, test_users = sample_users(_test_matrix(test, model._fitted().shape), max_users, seed)
     scores = {

@@ -268,7 +268,7 @@ class Recommender(ABC):
         `exclude_matrix` is indexed like the training matrix (users x items); its non-zero cells are
         never recommended. Users are scored in batches to bound memory (batch_size x n_items floats per
         thread), on one thread per core: the matrix products and the selection run in NumPy and BLAS,
-        which release the GIL (1M users x 100k items on 2 cores: about twice as fast as one thread).
+        which release the GIL (20k users x 100k items on 2 cores: about twice as fast as one thread).
         """
         users = np.arange(self.n_users) if user_indices is None else np.asarray(user_indices, dtype=np.int64)
         exclude = None if exclude_matrix is None else sp.csr_matrix(exclude_matrix)
@@ -582,8 +582,8 @@ class SVDRecommender(Recommender):
     def _batch_top_n(self, n: int, exclude: sp.csr_matrix | None) -> BatchRanker:
         """Scores each batch against the items with the largest factor norms first (`head_top_n`), and
         every item only for the users whose top n that does not settle. With popularity in the data the
-        largest norms are few: on 1M x 100k synthetic interactions the head of 1/32 of the items settles
-        most users, so most scores are never computed."""
+        largest norms are few: on synthetic interactions with popularity (20k users x 100k items) the
+        head of 1/32 of the items settles every user at rank 4 and 83% at rank 64."""
         score_all = super()._batch_top_n(n, exclude)
         n_items = self.n_items
         n_head = min(n_items, max(HEAD_MIN_ITEMS, n_items // HEAD_FRACTION))
