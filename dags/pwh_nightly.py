@@ -1,10 +1,11 @@
 """pwh_nightly: the nightly pipeline as an Airflow DAG, one task per step of `pwh run`.
 
 This file only wires steps together: the work is in `pwh.pipeline`, shared with the command line.
-The two dbt steps are task groups with one task per dbt model (`pwh.orchestration`, Astronomer Cosmos).
-Tasks are keyed on the run's logical date, never the wall clock, so a re-run or a backfill of a date
-does the same work. One task runs at a time: they all write the one DuckDB warehouse file (on Celery,
-`PWH_AIRFLOW_QUEUE` also sends every task to the one worker that holds it: `pwh.orchestration`).
+Three steps are task groups (`pwh.orchestration`): ingest (prepare, one extract per source side by side,
+load) and the two dbt steps (one task per dbt model, Astronomer Cosmos). Tasks are keyed on the run's
+logical date, never the wall clock, so a re-run or a backfill of a date does the same work. Every task
+that writes the one DuckDB warehouse file takes the one slot of the `pwh_warehouse` pool; on Celery,
+`PWH_AIRFLOW_QUEUE` also sends every task to the one worker that holds that file.
 """
 
 from __future__ import annotations
@@ -39,13 +40,6 @@ STEP_NAMES = (
 RETRIES = int(os.environ.get("PWH_TASK_RETRIES", "2"))
 
 
-def _run(step_name: str, **context) -> None:
-    from pwh.pipeline import run_step  # heavy imports stay out of DAG parsing
-
-    logical_date = context.get("logical_date") or context["dag_run"].run_after
-    run_step(step_name, logical_date.date(), context["run_id"])
-
-
 @dag(
     dag_id="pwh_nightly",
     description="Ingest, transform, stitch people, segment, train, publish, export: the pwh nightly pipeline",
@@ -53,20 +47,22 @@ def _run(step_name: str, **context) -> None:
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
-    max_active_tasks=1,
-    default_args=task_defaults(RETRIES),  # retries, and the warehouse queue when PWH_AIRFLOW_QUEUE is set
+    max_active_tasks=4,  # the source extracts side by side; the warehouse pool keeps its writers to one
+    default_args=task_defaults(RETRIES),  # retries, the warehouse pool (and queue, PWH_AIRFLOW_QUEUE)
     tags=["pwh"],
 )
 def pwh_nightly():
-    from pwh.orchestration import dbt_task_group
+    from pwh.orchestration import dbt_task_group, ingest_task_group, run_task
     from pwh.pipeline import DBT_PHASES
 
-    chain(
-        *(
-            dbt_task_group(name, RETRIES) if name in DBT_PHASES else task(task_id=name)(_run)(name)
-            for name in STEP_NAMES
-        )
-    )
+    def step(name: str):
+        if name == "ingest":
+            return ingest_task_group()
+        if name in DBT_PHASES:
+            return dbt_task_group(name, RETRIES)
+        return task(task_id=name)(run_task)(name)
+
+    chain(*(step(name) for name in STEP_NAMES))
 
 
 pwh_nightly()

@@ -29,7 +29,7 @@ from pathlib import Path
 import dlt
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-from ingestion import lake
+from ingestion import SOURCES, lake
 from ingestion.crm import TABLES as CRM_TABLES
 from ingestion.files import ReadCounts, SourceDataError
 from ingestion.suppression import SuppressionList
@@ -39,7 +39,6 @@ from pwh.warehouse import connect
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("crm", "events", "logs", "catalog")
 # source -> the table whose rows count as loaded (CRM: every table of the source)
 MAIN_TABLES = {"events": "events", "logs": "page_visits", "catalog": "products"}
 

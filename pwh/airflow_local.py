@@ -4,8 +4,9 @@
 - Airflow's home under the data dir (`$PWH_DATA_DIR/airflow`), so its database, logs and generated
   password stay out of the repository (data/ is ignored by git);
 - the API server and UI bound to 127.0.0.1 only;
-- parallelism for a 2-core machine (Airflow's default of 32 starts dozens of processes), and one task at
-  a time per DAG: every step writes the one DuckDB build file;
+- parallelism for a 2-core machine (Airflow's default of 32 starts dozens of processes): at most four
+  tasks at once (the source extracts), and the one-slot pool `pwh_warehouse` that keeps the tasks that
+  write the DuckDB build file to one at a time (`create_warehouse_pool`, before Airflow starts);
 - login required: Airflow's simple auth manager generates the admin password on first start, prints it
   once and keeps it in `$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated` (never committed).
 
@@ -16,6 +17,7 @@ metadata database): `deploy/celery/run_dag.py` starts it on one machine, docs/sc
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from pwh.settings import REPO_DIR, Settings
 DEFAULT_PORT = 8080
 PASSWORDS_FILE = "simple_auth_manager_passwords.json.generated"
 WAREHOUSE_QUEUE = "pwh_warehouse"  # the Celery queue pwh's tasks go to (pwh.orchestration.QUEUE_VARIABLE)
+WORKER_CONCURRENCY = 4  # the warehouse queue's worker: the four source extracts at once
 
 
 def airflow_home(settings: Settings) -> Path:
@@ -40,7 +43,7 @@ def airflow_env(settings: Settings, port: int = DEFAULT_PORT) -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_DIR / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__PARALLELISM": "4",
-        "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "1",
+        "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "4",
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
@@ -59,6 +62,25 @@ def airflow_env(settings: Settings, port: int = DEFAULT_PORT) -> dict[str, str]:
         "PWH_EXPORTS_URL": settings.exports_url,
         "PWH_REPORTING_CURRENCY": settings.reporting_currency,
     }
+
+
+def create_warehouse_pool(env: dict[str, str]) -> None:
+    """Migrate the metadata database of `env` and create (or reset) the warehouse pool with one slot.
+
+    A task in a pool that does not exist is never scheduled, so this runs before the scheduler starts.
+    """
+    from pwh.orchestration import WAREHOUSE_POOL
+
+    airflow = str(Path(sys.executable).parent / "airflow")
+    for command in (
+        ["db", "migrate"],
+        ["pools", "set", WAREHOUSE_POOL, "1", "pwh tasks that write the DuckDB warehouse: one at a time"],
+    ):
+        done = subprocess.run([airflow, *command], env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(
+                f"airflow {' '.join(command[:2])} failed: {(done.stderr or done.stdout)[-2000:]}"
+            )
 
 
 def admin_password(settings: Settings, home: Path | None = None) -> str | None:
@@ -83,7 +105,8 @@ def celery_env(
     `metadata_db` is `user:password@host:port/database` of PostgreSQL (the metadata database and Celery's
     result backend), `broker_url` Redis' `redis://:password@host:port/0`. Every pwh task goes to `queue`
     (read when the DAG is parsed: `pwh.orchestration.warehouse_queue`); serve it with exactly one worker,
-    `airflow celery worker --queues <queue> --concurrency 1`, on the machine that holds `PWH_BUILD_DIR`.
+    `airflow celery worker --queues <queue> --concurrency 4`, on the machine that holds `PWH_BUILD_DIR`
+    (the warehouse pool keeps the writers to one at a time; the extracts run side by side).
     """
     from pwh.orchestration import QUEUE_VARIABLE
 
@@ -96,7 +119,7 @@ def celery_env(
         "AIRFLOW__CELERY__BROKER_URL": broker_url,
         # the driver named: SQLAlchemy 2.1's default for postgresql:// is psycopg 3, not installed
         "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql+psycopg2://{metadata_db}",
-        "AIRFLOW__CELERY__WORKER_CONCURRENCY": "1",
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(WORKER_CONCURRENCY),
         # workers report task state to the API server's execution API (default http://localhost:8080)
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
         "AIRFLOW__API__WORKERS": "1",  # default 4 uvicorn workers: too many for 2 cores

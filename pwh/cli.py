@@ -418,7 +418,13 @@ def airflow(
     """Start Airflow locally with the nightly DAG: UI and REST API on 127.0.0.1, login required."""
     import os
 
-    from pwh.airflow_local import PASSWORDS_FILE, admin_password, airflow_env, airflow_home
+    from pwh.airflow_local import (
+        PASSWORDS_FILE,
+        admin_password,
+        airflow_env,
+        airflow_home,
+        create_warehouse_pool,
+    )
 
     settings = load_settings()
     env = airflow_env(settings, port)
@@ -434,6 +440,11 @@ def airflow(
         )
         + ". Stop with Ctrl-C."
     )
+    try:
+        create_warehouse_pool(env)
+    except RuntimeError as exc:
+        console.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
     executable = str(Path(sys.executable).parent / "airflow")
     os.execve(executable, [executable, "standalone"], env)
 

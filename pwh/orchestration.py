@@ -1,19 +1,24 @@
-"""The Airflow view of the pipeline: which steps become plain tasks and which become dbt task groups.
+"""The Airflow view of the pipeline: which steps become plain tasks and which become task groups.
 
 `pwh run` runs each dbt phase (`transform`, `marts`) as one `dbt build`. In Airflow the same phases are
 Astronomer Cosmos task groups, one task per dbt node (`dbt build --select <node>`: the model and its
 tests), so engineers see each model's status, log and retries. The selection is the one `pwh run`
-uses (`pwh.pipeline.DBT_PHASES`), so both build the same nodes with the same vars.
+uses (`pwh.pipeline.DBT_PHASES`), so both build the same nodes with the same vars. The ingest step is a
+group too: `prepare`, one `extract_<source>` per source side by side, then `load` (`pwh.pipeline.ingest`
+runs the same phases, the extracts in threads).
 
-DuckDB has one writer: the DAG runs one task at a time (`max_active_tasks=1`), which also keeps
-Cosmos from building two models at once. On a distributed executor (Celery) every task also goes to one
-queue, `PWH_AIRFLOW_QUEUE`, that exactly one worker serves with concurrency 1: the worker on the machine
-holding the build file (docs/scaling.md). Unset (`airflow standalone`, `airflow dags test`), tasks keep
-Airflow's default queue, which those executors ignore.
+DuckDB has one writer: every task that writes the warehouse, Cosmos' included, takes the one slot of the
+pool `pwh_warehouse` (`WAREHOUSE_POOL`; `pwh airflow` and deploy/celery create it), so they run one at a
+time. Only the extracts, which never write the warehouse, stay in Airflow's `default_pool` and run side
+by side. On a distributed executor (Celery) every task also goes to one queue, `PWH_AIRFLOW_QUEUE`, that
+exactly one worker serves: the worker on the machine holding the build file and dlt's folder
+(docs/scaling.md). Unset (`airflow standalone`, `airflow dags test`), tasks keep Airflow's default queue,
+which those executors ignore.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -22,6 +27,8 @@ from pwh.settings import load_settings, quiet_telemetry
 
 PROFILE_NAME, TARGET_NAME = "pwh", "duckdb"
 QUEUE_VARIABLE = "PWH_AIRFLOW_QUEUE"  # the Celery queue of every pwh task; unset: Airflow's default queue
+WAREHOUSE_POOL = "pwh_warehouse"  # one slot: the tasks that write the DuckDB warehouse run one at a time
+PARALLEL_POOL = "default_pool"  # Airflow's own: the tasks that never write the warehouse (the extracts)
 RETRY_DELAY = timedelta(minutes=2)
 
 
@@ -29,20 +36,55 @@ def warehouse_queue() -> str | None:
     """The queue every pwh task is sent to (`PWH_AIRFLOW_QUEUE`), or None for Airflow's default queue.
 
     Read when the DAG is parsed: set it for the DAG processor (and, as the DAG is parsed again there, for
-    the workers) of a Celery deployment, and serve that queue with one worker, `--concurrency 1`.
+    the workers) of a Celery deployment, and serve that queue with one worker.
     """
     return os.environ.get(QUEUE_VARIABLE, "").strip() or None
 
 
 def task_defaults(retries: int) -> dict:
-    """The DAG's `default_args`: retries, their delay, and the warehouse queue when one is configured.
-
-    Cosmos' operators are created in the DAG's context, so the dbt model tasks get the queue too.
-    """
-    defaults: dict = {"retries": retries, "retry_delay": RETRY_DELAY}
+    """The DAG's `default_args`: retries, their delay, the warehouse pool, and the warehouse queue when
+    one is configured. Cosmos' operators are created in the DAG's context, so the dbt model tasks get
+    the pool and queue too."""
+    defaults: dict = {"retries": retries, "retry_delay": RETRY_DELAY, "pool": WAREHOUSE_POOL}
     if queue := warehouse_queue():
         defaults["queue"] = queue
     return defaults
+
+
+def run_task(step: str, **context) -> None:
+    """A plain task: one step of `pwh.pipeline.STEPS` on the run's logical date."""
+    from pwh.pipeline import run_step  # heavy imports stay out of DAG parsing
+
+    run_step(step, _run_date(context), context["run_id"])
+
+
+def run_ingest_task(phase: str, source: str | None = None, **context) -> None:
+    """A task of the ingest group: 'prepare', 'extract' (of `source`) or 'load'."""
+    from pwh.pipeline import run_ingest_phase
+
+    run_ingest_phase(phase, _run_date(context), context["run_id"], source)
+
+
+def _run_date(context) -> dt.date:
+    return (context.get("logical_date") or context["dag_run"].run_after).date()
+
+
+def ingest_task_group():
+    """The ingest step as tasks: `prepare` -> `extract_<source>` for every source at once -> `load`."""
+    from airflow.sdk import TaskGroup, chain, task
+
+    from ingestion import SOURCES
+
+    with TaskGroup(group_id="ingest") as group:
+        chain(
+            task(task_id="prepare")(run_ingest_task)("prepare"),
+            [
+                task(task_id=f"extract_{source}", pool=PARALLEL_POOL)(run_ingest_task)("extract", source)
+                for source in SOURCES
+            ],
+            task(task_id="load")(run_ingest_task)("load"),
+        )
+    return group
 
 
 def dbt_task_group(phase: str, retries: int):

@@ -40,31 +40,59 @@ def ingest(settings: Settings, run_date: dt.date, run_id: str, sources: tuple[st
     The sources' extracts (reading landing files and the CRM into dlt load packages) run side by side in
     threads; what writes the warehouse runs one source at a time, in SOURCES order (DuckDB has one
     writer). When an extract fails, the step fails naming the source once the others have finished, and
-    loads nothing: the packages extracted wait, and the next run loads them first.
+    loads nothing: the packages extracted wait, and the next run loads them first. The Airflow DAG runs
+    the same three phases as tasks: `ingest_prepare`, one `ingest_extract` per source, `ingest_load`.
     """
-    quiet_telemetry()
-    from ingestion.runner import SOURCES, extract_source, load_source, prepare_source
+    from ingestion import SOURCES
 
     names = sources or SOURCES
-    for name in names:
-        with _naming(name):
-            prepare_source(name, settings)
+    ingest_prepare(settings, run_date, run_id, names)
     log.info("ingest: extracting %s in parallel", ", ".join(names))
-
-    def extract(name: str) -> None:
-        started = time.perf_counter()
-        counts = extract_source(name, settings, run_date)
-        read = sum(counts.rows_read.values())
-        log.info("ingest: %s extracted, %d row(s) read in %.1f s", name, read, time.perf_counter() - started)
-
     with ThreadPoolExecutor(len(names), thread_name_prefix="ingest") as pool:
-        extracts = {name: pool.submit(extract, name) for name in names}
+        extracts = {name: pool.submit(ingest_extract, settings, run_date, run_id, name) for name in names}
     failed = {name: exc for name, future in extracts.items() if (exc := future.exception())}
     if failed:
-        message = "; ".join(f"ingest {name}: {exc}" for name, exc in failed.items())
+        message = "; ".join(str(exc) for exc in failed.values())
         raise StepFailed(message) from next(iter(failed.values()))
+    return ingest_load(settings, run_date, run_id, names)
+
+
+def ingest_prepare(
+    settings: Settings, run_date: dt.date, run_id: str, sources: tuple[str, ...] | None = None
+):
+    """Before the extracts, one source at a time (writes the warehouse): restore each source's dlt state
+    and load what a killed run left extracted."""
+    quiet_telemetry()
+    from ingestion import SOURCES
+    from ingestion.runner import prepare_source
+
+    for name in sources or SOURCES:
+        with _naming(name):
+            prepare_source(name, settings)
+
+
+def ingest_extract(settings: Settings, run_date: dt.date, run_id: str, source: str):
+    """Read one source's new data into a dlt load package; never writes the warehouse, so the sources'
+    extracts may run at once (threads in `pwh run`, tasks in Airflow)."""
+    quiet_telemetry()
+    from ingestion.runner import extract_source
+
+    started = time.perf_counter()
+    with _naming(source):
+        counts = extract_source(source, settings, run_date)
+    read = sum(counts.rows_read.values())
+    log.info("ingest: %s extracted, %d row(s) read in %.1f s", source, read, time.perf_counter() - started)
+    return counts
+
+
+def ingest_load(settings: Settings, run_date: dt.date, run_id: str, sources: tuple[str, ...] | None = None):
+    """After the extracts, one source at a time in SOURCES order: load, export to the lake, audit."""
+    quiet_telemetry()
+    from ingestion import SOURCES
+    from ingestion.runner import load_source
+
     rows = []
-    for name in names:
+    for name in sources or SOURCES:
         started = time.perf_counter()
         with _naming(name):
             loaded = load_source(name, settings, run_date, run_id)
@@ -302,6 +330,21 @@ def run_step(name: str, run_date: dt.date, run_id: str) -> object:
     steps = {step.name: step for step in STEPS}
     if name not in steps:
         raise ValueError(f"unknown step {name!r}; steps are {', '.join(steps)}")
+    return steps[name].run(_task_settings(), run_date, run_id)
+
+
+def run_ingest_phase(phase: str, run_date: dt.date, run_id: str, source: str | None = None) -> object:
+    """One task of the DAG's ingest group: 'prepare', 'extract' (of `source`) or 'load'."""
+    if phase == "extract":
+        return ingest_extract(_task_settings(), run_date, run_id, source)
+    phases = {"prepare": ingest_prepare, "load": ingest_load}
+    if phase not in phases:
+        raise ValueError(f"unknown ingest phase {phase!r}; phases are prepare, extract, load")
+    return phases[phase](_task_settings(), run_date, run_id)
+
+
+def _task_settings() -> Settings:
+    """The settings of an Airflow task: from its environment, on the build warehouse."""
     from pwh.publish import build_settings
 
-    return steps[name].run(build_settings(load_settings()), run_date, run_id)
+    return build_settings(load_settings())

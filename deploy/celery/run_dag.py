@@ -8,12 +8,14 @@
    broker), both on 127.0.0.1 only, with their files under `$PWH_DATA_DIR/celery/` and generated
    passwords kept in `$PWH_DATA_DIR/celery/secrets.json` (mode 0600, never in the repository);
 3. configures Airflow with `pwh.airflow_local.celery_env` (the environment of `pwh airflow` plus the
-   executor, databases, broker and the warehouse queue), runs `airflow db migrate`, and starts the
-   scheduler, the DAG processor, the API server (127.0.0.1) and one Celery worker serving only the
-   `pwh_warehouse` queue with concurrency 1: the single DuckDB writer;
+   executor, databases, broker and the warehouse queue), runs `airflow db migrate`, creates the one-slot
+   pool `pwh_warehouse` (the single DuckDB writer), and starts the scheduler, the DAG processor, the API
+   server (127.0.0.1) and one Celery worker serving only the `pwh_warehouse` queue, with concurrency 4
+   so that the source extracts run side by side;
 4. writes the sample data (`pwh generate`, the size the DAG tests use), triggers `pwh_nightly` for the
    logical date with `airflow dags trigger`, follows the run over the REST API, prints every task's final
-   state, queue and worker, checks that no two tasks ran at once and that the run was published;
+   state, queue and worker, checks that no two tasks of the warehouse pool ran at once and that the run
+   was published;
 5. stops everything it started (also on Ctrl-C or a failure) and exits 1 unless the run succeeded.
 
 Logs of every component: `$PWH_DATA_DIR/celery/logs/`. The metadata database stays between runs (like
@@ -42,7 +44,14 @@ import urllib.request
 from collections import Counter
 from pathlib import Path
 
-from pwh.airflow_local import WAREHOUSE_QUEUE, admin_password, celery_env
+from pwh.airflow_local import (
+    WAREHOUSE_QUEUE,
+    WORKER_CONCURRENCY,
+    admin_password,
+    celery_env,
+    create_warehouse_pool,
+)
+from pwh.orchestration import WAREHOUSE_POOL
 from pwh.settings import load_settings
 
 DAG_ID = "pwh_nightly"
@@ -441,16 +450,18 @@ def main(argv: list[str] | None = None) -> int:
             )  # fmt: skip
 
         began = time.monotonic()
-        airflow(["db", "migrate"], env, logs / "airflow-cli.log")
-        say(f"airflow db migrate on PostgreSQL: {time.monotonic() - began:.0f} s")
+        create_warehouse_pool(env)
+        say(
+            f"airflow db migrate on PostgreSQL and pool {WAREHOUSE_POOL} (1 slot): {time.monotonic() - began:.0f} s"
+        )
 
         services.start("scheduler", [AIRFLOW, "scheduler", "--skip-serve-logs"], env)
         services.start("dag-processor", [AIRFLOW, "dag-processor"], env)
         services.start("api-server", [AIRFLOW, "api-server"], env)  # host and port: AIRFLOW__API__*
-        # the single DuckDB writer: one worker, one process, the one queue every pwh task goes to
+        # one worker, on the one queue every pwh task goes to; the pool keeps its writers to one at a time
         services.start(
             "worker",
-            [AIRFLOW, "celery", "worker", "--queues", WAREHOUSE_QUEUE, "--concurrency", "1",
+            [AIRFLOW, "celery", "worker", "--queues", WAREHOUSE_QUEUE, "--concurrency", str(WORKER_CONCURRENCY),
              "--celery-hostname", f"{WAREHOUSE_QUEUE}@%h", "--skip-serve-logs"],
             env,
         )  # fmt: skip
@@ -471,7 +482,7 @@ def main(argv: list[str] | None = None) -> int:
             "the Celery worker",
             services,
         )
-        say(f"Celery worker ready: queue {WAREHOUSE_QUEUE}, concurrency 1")
+        say(f"Celery worker ready: queue {WAREHOUSE_QUEUE}, concurrency {WORKER_CONCURRENCY}")
         status, _ = api.call("PATCH", f"/api/v2/dags/{DAG_ID}", {"is_paused": False})
         if status != 200:
             raise Failure(f"could not unpause {DAG_ID}: HTTP {status}")
@@ -503,9 +514,15 @@ def main(argv: list[str] | None = None) -> int:
         queues = Counter(ti.get("queue") for ti in instances)
         workers = Counter(ti.get("hostname") for ti in instances if ti.get("hostname"))
         say(f"{len(instances)} task instances: " + ", ".join(f"{n} {s}" for s, n in Counter(ti.get("state") for ti in instances).items()))  # fmt: skip
+        writers = most_at_once([ti for ti in instances if ti.get("pool") == WAREHOUSE_POOL])
         say(
-            f"queues: {dict(queues)}; workers: {dict(workers)}; most tasks running at once: {most_at_once(instances)}"
+            f"queues: {dict(queues)}; workers: {dict(workers)}; most tasks running at once: "
+            f"{most_at_once(instances)}, of pool {WAREHOUSE_POOL}: {writers}"
         )
+        if writers > 1:
+            raise Failure(
+                f"{writers} tasks of pool {WAREHOUSE_POOL} ran at once: two writers on the warehouse"
+            )
         if start and end:
             say(f"DAG run {state} in {(end - start).total_seconds():.0f} s (run start to end); trigger to end seen here: {time.monotonic() - triggered:.0f} s")  # fmt: skip
         if state == "success":
@@ -528,7 +545,7 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     try:
         sys.exit(main())
-    except (Failure, subprocess.CalledProcessError) as error:
+    except (Failure, RuntimeError, subprocess.CalledProcessError) as error:
         detail = getattr(error, "stderr", None)
         say(f"FAILED: {error}" + (f"\n{detail[-3000:]}" if detail else ""))
         sys.exit(1)

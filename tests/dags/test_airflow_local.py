@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from pwh.airflow_local import airflow_env
+from pwh.orchestration import WAREHOUSE_POOL
 from tests.dags.conftest import LocalAirflow, request  # the `airflow` fixture (shared with tests/browser)
 
 
@@ -21,6 +22,8 @@ def test_local_airflow_needs_a_login_lists_the_dag_and_takes_triggers(airflow: L
     token = login["access_token"]
     status, dags = request(f"{base}/api/v2/dags", token=token)
     assert status == 200 and [dag["dag_id"] for dag in dags["dags"]] == ["pwh_nightly"]
+    status, pool = request(f"{base}/api/v2/pools/{WAREHOUSE_POOL}", token=token)
+    assert status == 200 and pool["slots"] == 1, "one writer on the warehouse at a time"
 
     status, run = request(
         f"{base}/api/v2/dags/pwh_nightly/dagRuns", {"logical_date": "2026-01-14T00:00:00Z"}, token=token

@@ -41,6 +41,8 @@ dag = bag.get_dag("pwh_nightly")
 print(json.dumps({{
     "errors": {{str(k): str(v) for k, v in bag.import_errors.items()}},
     "tasks": [task.task_id for task in dag.topological_sort()],
+    "pools": {{task.task_id: task.pool for task in dag.tasks}},
+    "upstream": {{task.task_id: sorted(task.upstream_task_ids) for task in dag.tasks}},
     "retries": [task.retries for task in dag.tasks],
     "queues": sorted({{task.queue for task in dag.tasks}}),
     "max_active_runs": dag.max_active_runs,
@@ -69,7 +71,26 @@ def test_dag_parses_and_mirrors_the_pipeline_steps(dag):
     steps = [task.split(".")[0] for task in dag["tasks"]]
     assert [step for i, step in enumerate(steps) if i == 0 or steps[i - 1] != step] == [s.name for s in STEPS]
     assert min(dag["retries"]) >= 1
-    assert dag["max_active_runs"] == 1 and dag["max_active_tasks"] == 1, "tasks share one DuckDB writer"
+    assert dag["max_active_runs"] == 1
+
+
+def test_sources_extract_side_by_side_and_every_warehouse_writer_takes_the_one_pool_slot(dag):
+    from ingestion import SOURCES
+    from pwh.orchestration import PARALLEL_POOL, WAREHOUSE_POOL
+
+    extracts = [f"ingest.extract_{source}" for source in SOURCES]
+    upstream = dag["upstream"]
+    assert all(upstream[task] == ["ingest.prepare"] for task in extracts), (
+        "each extract waits for prepare only"
+    )
+    assert upstream["ingest.load"] == sorted(extracts), "load waits for every extract"
+    assert upstream["check_load_audit"] == ["ingest.load"]
+    assert dag["max_active_tasks"] >= len(SOURCES), "the extracts may run at once"
+    # DuckDB has one writer: everything else, dbt models included, shares a one-slot pool
+    pools = dag["pools"]
+    assert {task: pools[task] for task in extracts} == dict.fromkeys(extracts, PARALLEL_POOL)
+    writers = {task: pool for task, pool in pools.items() if task not in extracts}
+    assert set(writers.values()) == {WAREHOUSE_POOL} and len(writers) > 40
 
 
 def test_tasks_go_to_the_warehouse_queue_only_when_one_is_configured(airflow_env, dag):
@@ -78,7 +99,7 @@ def test_tasks_go_to_the_warehouse_queue_only_when_one_is_configured(airflow_env
     # Celery (deploy/celery): every task, dbt models included, to the one queue one worker serves
     on_celery = inspect_dag({**airflow_env, "PWH_AIRFLOW_QUEUE": "pwh_warehouse"})
     assert on_celery["errors"] == {} and on_celery["queues"] == ["pwh_warehouse"]
-    assert on_celery["tasks"] == dag["tasks"] and on_celery["max_active_tasks"] == 1
+    assert on_celery["tasks"] == dag["tasks"] and on_celery["pools"] == dag["pools"]
 
 
 def test_every_dbt_model_is_a_task_of_exactly_one_dbt_step(dag):
