@@ -47,7 +47,7 @@ class Field:
     """One column of raw_events.events, derived from a (possibly nested) schema property."""
 
     path: str  # JSON path, e.g. $.product.price
-    position: int  # 1-based index into `vals`, the row's values extracted in one JSON parse
+    position: int  # 1-based index into `kinds`, the JSON types of the row's values (see EventValidator)
     column: str
     json_type: str
     required: bool
@@ -56,26 +56,30 @@ class Field:
     minimum: float | None = None
     maximum: float | None = None
     members: tuple[str, ...] | None = None  # an object flattened into its members' columns: their names
+    text_position: int = 0  # 1-based index into `texts`; 0: no text (an object flattened into its members)
 
     @property
-    def json(self) -> str:
-        return f"vals[{self.position}]"
+    def kind(self) -> str:
+        """SQL of the value's JSON type ('VARCHAR', 'NULL', ...; null when absent)."""
+        return f"kinds[{self.position}]"
 
     @property
     def text(self) -> str:
-        return f"({self.json} ->> '$')"
+        """SQL of the value as text: a string unquoted, anything else as JSON."""
+        return f"texts[{self.text_position}]" if self.text_position else "null::varchar"
 
     @property
     def sql_value(self) -> str:
         if self.is_datetime:
             return f"try_cast({self.text} as timestamptz)"
         if self.json_type == "object":
-            return f"{self.json}::varchar"
+            # the JSON text of the object; a JSON null is kept as the text 'null', as json_extract gives it
+            return f"case when {self.kind} = 'NULL' then 'null' else {self.text} end"
         return f"try_cast({self.text} as {JSON_TYPES[self.json_type][1]})"
 
     def sql_reason(self) -> str:
         """A SQL CASE branch that names what is wrong with this field, or nothing."""
-        kind = f"json_type({self.json})"
+        kind = self.kind
         accepted = ", ".join(f"'{name}'" for name in JSON_TYPES[self.json_type][0])
         text = self.text
         branches = []
@@ -147,8 +151,14 @@ def _fields(properties: dict, required: set[str], prefix: str = "$", parent: str
 @cache
 def event_fields() -> tuple[Field, ...]:
     schema = json.loads(SCHEMA_PATH.read_text())
-    fields = _fields(schema["properties"], set(schema.get("required", [])))
-    return tuple(replace(field, position=index) for index, field in enumerate(fields, start=1))
+    fields = [
+        replace(field, position=index)
+        for index, field in enumerate(_fields(schema["properties"], set(schema.get("required", []))), start=1)
+    ]
+    # an object's members have texts of their own: its text would be the members again, written as JSON
+    with_text = [field for field in fields if field.members is None]
+    texts = {field.path: index for index, field in enumerate(with_text, start=1)}
+    return tuple(replace(field, text_position=texts.get(field.path, 0)) for field in fields)
 
 
 @cache
@@ -161,19 +171,23 @@ def sql_strings(values: tuple[str, ...]) -> str:
     return "[" + ", ".join("'" + value.replace("'", "''") + "'" for value in values) + "]"
 
 
+def key_paths(objects: list[Field]) -> str:
+    """A DuckDB list of the paths whose keys `keys` holds: the row's, then each object's in turn."""
+    return sql_strings(("$", *(obj.path for obj in objects)))
+
+
 def new_fields_sql(objects: list[Field]) -> tuple[str, str]:
-    """SQL of (the paths of a row's fields the schema lacks, the JSON object of them), given `kept`.
+    """SQL of (the paths of a row's fields the schema lacks, the JSON object of them), given `keys` (see
+    `key_paths`) and `kept`.
 
     Paths are dotted (`loyalty_tier`, `product.color`); the members of `properties` are free-form. `kept`
     is the row with every known field removed (`known_fields_patch`), computed only when a path exists.
     """
-    parts = [
-        f"list_filter(json_keys(raw_line), lambda key: not list_contains({sql_strings(top_level_names())}, key))"
-    ]
-    for obj in objects:
+    parts = [f"list_filter(keys[1], lambda key: not list_contains({sql_strings(top_level_names())}, key))"]
+    for index, obj in enumerate(objects, start=2):
         name = obj.path.removeprefix("$.")
         parts.append(
-            f"list_transform(list_filter(coalesce(json_keys({obj.json}), []), "
+            f"list_transform(list_filter(coalesce(keys[{index}], []), "
             f"lambda key: not list_contains({sql_strings(obj.members)}, key)), lambda key: '{name}.' || key)"
         )
     paths = parts[0]
@@ -212,10 +226,13 @@ class EventValidator(LineValidator):
             "source_file",
             "line_number",
         )
-        self.con.execute("create temp table seen_ids (event_id varchar primary key)")
+        # no primary key: the ids inserted are unique already (valid rows only), and keeping its index cost
+        # more than the checks themselves (14 s of inserts for 3M ids, measured); the lookup is a hash join
+        self.con.execute("create temp table seen_ids (event_id varchar)")
         values = ",\n                ".join(f"{field.sql_value} as {field.column}" for field in columns)
         reasons = "\n                    ".join(field.sql_reason() for field in fields)
-        paths = "[" + ", ".join(f"'{field.path}'" for field in fields) + "]"
+        paths = sql_strings(tuple(field.path for field in fields))
+        text_paths = sql_strings(tuple(field.path for field in fields if field.text_position))
         occurred_at = next(field for field in fields if field.column == "occurred_at")
         new_paths, new_values = new_fields_sql(objects)
         earlier = "false"
@@ -235,15 +252,19 @@ class EventValidator(LineValidator):
                 raw_line,
                 read_error,
                 case when read_error is null and json_valid(raw_line) then json_type(raw_line) end as doc_type,
-                -- one parse per line: every schema path extracted at once
-                case when doc_type = 'OBJECT' then json_extract(raw_line, {paths}) end as vals
+                -- every schema path at once, its JSON type and its text: no parse per field
+                case when doc_type = 'OBJECT' then json_type(raw_line, {paths}) end as kinds,
+                case when doc_type = 'OBJECT' then json_extract_string(raw_line, {text_paths}) end as texts,
+                case when doc_type = 'OBJECT' then json_keys(raw_line, {key_paths(objects)}) end as keys
             from lines
         ),
         typed as (
             select
                 *,
                 {values},
-                case when doc_type = 'OBJECT' then {new_paths} end as new_field_paths,
+                -- only a row with more keys than it has schema fields can hold a field the schema lacks:
+                -- the filtering that names them is for those rows alone
+                case when len(flatten(keys)) > list_count(kinds) then {new_paths} end as new_field_paths,
                 case when len(new_field_paths) > 0
                     then json_merge_patch(raw_line, '{known_fields_patch(objects)}') end as kept
             from parsed
@@ -268,7 +289,7 @@ class EventValidator(LineValidator):
             select event_id, min(line_number) as first_line from checked where reason is null group by event_id
         )
         select
-            checked.* exclude (vals, reason),
+            checked.* exclude (kinds, texts, keys, reason),
             case
                 when reason is null and line_number > first_line
                     then 'duplicate event_id (earlier line of the same file)'

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ingestion.suppression import SuppressionList
 
@@ -178,6 +179,10 @@ def read_lines(file: LandingFile) -> pa.Table:
         data = data[len(codecs.BOM_UTF8) :]  # a byte-order mark is no part of the first line
     elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         encoding_error = "UTF-16 file (it starts with a UTF-16 byte-order mark): UTF-8 expected"
+    if file_error is None and encoding_error is None:
+        clean = _undamaged_lines(file, data)
+        if clean is not None:
+            return clean
     raw_lines = data.split(b"\n")
     if raw_lines and raw_lines[-1] == b"" and file_error is None:
         raw_lines.pop()  # the file's final newline
@@ -210,6 +215,45 @@ def read_lines(file: LandingFile) -> pa.Table:
             "line_number": pa.array([i + 1 for i in keep], pa.int64()),
             "raw_line": pa.array([lines[i].rstrip("\r") for i in keep], pa.string()),
             "read_error": pa.array([errors[i] for i in keep], pa.string()),
+        },
+        schema=LINE_SCHEMA,
+    )
+
+
+def _undamaged_lines(file: LandingFile, data: bytes) -> pa.Table | None:
+    """What read_lines gives for data without damage (valid UTF-8, no line too long), done in bulk with
+    Arrow rather than line by line in Python (1.4 s of 1.9 s for 335k event lines); None for other data."""
+    try:
+        data.decode("utf-8")  # Python's check, as read_lines': the same data takes the line-by-line path
+    except UnicodeDecodeError:
+        return None
+    # the data as one Arrow value without copying it, cut at each newline
+    whole = pa.LargeBinaryArray.from_buffers(
+        pa.large_binary(), 1, [None, pa.array([0, len(data)], pa.int64()).buffers()[1], pa.py_buffer(data)]
+    )
+    raw = pc.split_pattern(whole, b"\n").flatten()
+    if len(raw) and pc.max(pc.binary_length(raw)).as_py() > MAX_LINE_BYTES:
+        return None
+    text = raw.cast(pa.large_string())
+    # Blank lines are skipped: a line with an ASCII graphic character is not blank (str.strip never removes
+    # one); the rest (empty, spaces, rare Unicode spaces) are judged by str.strip, as read_lines does.
+    keep = pc.match_substring_regex(text, "[!-~]")
+    unsure = pc.indices_nonzero(pc.invert(keep)).to_pylist()
+    if unsure:
+        judged = keep.to_pylist()
+        for i in unsure:
+            judged[i] = bool(text[i].as_py().strip())
+        keep = pa.array(judged, pa.bool_())
+    numbers = pc.indices_nonzero(keep)
+    if len(numbers) < len(text):  # filtering copies every line: only when there is a line to drop
+        text = text.filter(keep)
+    lines = pc.utf8_rtrim(text, characters="\r").cast(pa.string())
+    return pa.table(
+        {
+            "source_file": pa.repeat(pa.scalar(file.relative, pa.string()), len(lines)),
+            "line_number": pc.add(numbers.cast(pa.int64()), 1),
+            "raw_line": lines,
+            "read_error": pa.nulls(len(lines), pa.string()),
         },
         schema=LINE_SCHEMA,
     )

@@ -105,3 +105,27 @@ def test_new_files_respects_loaded_set_and_run_date(tmp_path):
     found = new_files(tmp_path, "events", (".jsonl.gz",), loaded, until=dt.date(2026, 1, 2))
     assert [file.relative for file in found] == ["events/2026-01-02/events-0000.jsonl.gz"]
     assert new_files(tmp_path, "logs", (".log",), {}, None) == []
+
+
+def test_undamaged_files_read_in_bulk_as_line_by_line(tmp_path, monkeypatch):
+    """read_lines reads undamaged data with Arrow in bulk: the same table as its line-by-line path."""
+    from ingestion import files
+
+    contents = [
+        b"",
+        b"\n\n",
+        b'{"a": 1}',  # no final newline
+        b'{"a": 1}\n\n  \n\t\n{"a": 2}\r\n\r\n\r\r\n',
+        "caf\u00e9 \u2603\n\u00a0\n\u2003\u3000\n\x1c\x1d\n\x0b\x0c\n\x85\n x\n".encode(),  # Unicode spaces
+        b"\xef\xbb\xbf{}\n{}",  # byte-order mark
+    ]
+    for i, data in enumerate(contents):
+        path = tmp_path / f"{i}.jsonl"
+        path.write_bytes(data)
+        bulk = read_lines(_file(path, tmp_path))
+        with monkeypatch.context() as patched:
+            patched.setattr(files, "_undamaged_lines", lambda file, data: None)
+            one_by_one = read_lines(_file(path, tmp_path))
+        assert bulk.schema == one_by_one.schema and bulk.to_pylist() == one_by_one.to_pylist(), data
+    path.write_bytes("\u00a0\n{}\n".encode())
+    assert [row["line_number"] for row in read_lines(_file(path, tmp_path)).to_pylist()] == [2]

@@ -99,6 +99,36 @@ def test_valid_event_is_flattened_and_typed():
     assert row["device_type"] == "desktop" and json.loads(row["properties"]) == {"q": "x"}
 
 
+def test_new_fields_are_named_only_where_a_row_has_them():
+    """Fields the schema lacks are looked for only in rows with more keys than schema fields: a repeated
+    known key (more keys, nothing new) and absent or null objects (fewer) must not confuse that."""
+    repeated_key = event(event_id="e2").replace('"channel": "web"', '"channel": "web", "channel": "ios"')
+    absent_objects = {key: value for key, value in GOOD_EVENT.items() if key not in ("device", "page")}
+    drifted = {**absent_objects, "event_id": "e3", "tier": 1, "product": {**GOOD_EVENT["product"], "x": 0}}
+    validator = EventValidator(None)
+    valid, quarantined = validator(
+        lines(
+            event(),
+            repeated_key,
+            json.dumps(drifted),
+            event(event_id="e4", device=None, page=None, product=None, properties=None),
+            event(event_id="e5", device={"type": "tv", "os": None, "browser": None, "hdr": True}),
+        )
+    )
+    assert quarantined.num_rows == 0
+    extra = {row["event_id"]: row["extra_fields"] for row in valid.to_pylist()}
+    assert extra == {
+        "e1": None,
+        "e2": None,
+        "e3": '{"tier":1,"product":{"x":0}}',
+        "e4": None,
+        "e5": '{"device":{"hdr":true}}',
+    }
+    assert validator.new_fields == {"tier": 1, "product.x": 1, "device.hdr": 1}
+    # a JSON null object is kept as the text 'null', as before
+    assert valid.to_pylist()[3]["properties"] == "null"
+
+
 def test_duplicate_event_ids_keep_the_first_copy_within_and_across_batches():
     validator = EventValidator(None)
     valid, quarantined = validator(lines(event(), event(), event(event_id="e2")))
