@@ -15,7 +15,7 @@ import os
 import pendulum
 from airflow.sdk import chain, dag, task
 
-from pwh.orchestration import task_defaults
+from pwh.orchestration import MAX_ACTIVE_TASKS, task_defaults
 
 # pwh.pipeline.STEPS, checked by tests/dags; the dbt phases (pwh.pipeline.DBT_PHASES) are task groups
 STEP_NAMES = (
@@ -47,7 +47,7 @@ RETRIES = int(os.environ.get("PWH_TASK_RETRIES", "2"))
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
-    max_active_tasks=4,  # the source extracts side by side; the warehouse pool keeps its writers to one
+    max_active_tasks=MAX_ACTIVE_TASKS,  # the source extracts side by side; the warehouse pool: one writer
     default_args=task_defaults(RETRIES),  # retries, the warehouse pool (and queue, PWH_AIRFLOW_QUEUE)
     tags=["pwh"],
 )

@@ -21,12 +21,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from pwh.orchestration import MAX_ACTIVE_TASKS
 from pwh.settings import REPO_DIR, Settings
 
 DEFAULT_PORT = 8080
 PASSWORDS_FILE = "simple_auth_manager_passwords.json.generated"
 WAREHOUSE_QUEUE = "pwh_warehouse"  # the Celery queue pwh's tasks go to (pwh.orchestration.QUEUE_VARIABLE)
-WORKER_CONCURRENCY = 4  # the warehouse queue's worker: the four source extracts at once
 
 
 def airflow_home(settings: Settings) -> Path:
@@ -43,7 +43,7 @@ def airflow_env(settings: Settings, port: int = DEFAULT_PORT) -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_DIR / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__PARALLELISM": "4",
-        "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "4",
+        "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": str(MAX_ACTIVE_TASKS),
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
@@ -105,7 +105,7 @@ def celery_env(
     `metadata_db` is `user:password@host:port/database` of PostgreSQL (the metadata database and Celery's
     result backend), `broker_url` Redis' `redis://:password@host:port/0`. Every pwh task goes to `queue`
     (read when the DAG is parsed: `pwh.orchestration.warehouse_queue`); serve it with exactly one worker,
-    `airflow celery worker --queues <queue> --concurrency 4`, on the machine that holds `PWH_BUILD_DIR`
+    `airflow celery worker --queues <queue> --concurrency 4` (`MAX_ACTIVE_TASKS`), on the machine that holds `PWH_BUILD_DIR`
     (the warehouse pool keeps the writers to one at a time; the extracts run side by side).
     """
     from pwh.orchestration import QUEUE_VARIABLE
@@ -119,7 +119,7 @@ def celery_env(
         "AIRFLOW__CELERY__BROKER_URL": broker_url,
         # the driver named: SQLAlchemy 2.1's default for postgresql:// is psycopg 3, not installed
         "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql+psycopg2://{metadata_db}",
-        "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(WORKER_CONCURRENCY),
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(MAX_ACTIVE_TASKS),
         # workers report task state to the API server's execution API (default http://localhost:8080)
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
         "AIRFLOW__API__WORKERS": "1",  # default 4 uvicorn workers: too many for 2 cores

@@ -23,12 +23,14 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
+from ingestion import SOURCES
 from pwh.settings import load_settings, quiet_telemetry
 
 PROFILE_NAME, TARGET_NAME = "pwh", "duckdb"
 QUEUE_VARIABLE = "PWH_AIRFLOW_QUEUE"  # the Celery queue of every pwh task; unset: Airflow's default queue
 WAREHOUSE_POOL = "pwh_warehouse"  # one slot: the tasks that write the DuckDB warehouse run one at a time
 PARALLEL_POOL = "default_pool"  # Airflow's own: the tasks that never write the warehouse (the extracts)
+MAX_ACTIVE_TASKS = len(SOURCES)  # the most tasks that may run at once: the source extracts
 RETRY_DELAY = timedelta(minutes=2)
 
 
@@ -72,8 +74,6 @@ def _run_date(context) -> dt.date:
 def ingest_task_group():
     """The ingest step as tasks: `prepare` -> `extract_<source>` for every source at once -> `load`."""
     from airflow.sdk import TaskGroup, chain, task
-
-    from ingestion import SOURCES
 
     with TaskGroup(group_id="ingest") as group:
         chain(

@@ -49,11 +49,10 @@ def ingest(settings: Settings, run_date: dt.date, run_id: str, sources: tuple[st
     ingest_prepare(settings, run_date, run_id, names)
     log.info("ingest: extracting %s in parallel", ", ".join(names))
     with ThreadPoolExecutor(len(names), thread_name_prefix="ingest") as pool:
-        extracts = {name: pool.submit(ingest_extract, settings, run_date, run_id, name) for name in names}
-    failed = {name: exc for name, future in extracts.items() if (exc := future.exception())}
-    if failed:
-        message = "; ".join(str(exc) for exc in failed.values())
-        raise StepFailed(message) from next(iter(failed.values()))
+        extracts = [pool.submit(ingest_extract, settings, run_date, run_id, name) for name in names]
+    failed = [exc for future in extracts if (exc := future.exception())]
+    if failed:  # each names its source (`_naming`)
+        raise StepFailed("; ".join(map(str, failed))) from failed[0]
     return ingest_load(settings, run_date, run_id, names)
 
 

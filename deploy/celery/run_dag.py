@@ -44,14 +44,8 @@ import urllib.request
 from collections import Counter
 from pathlib import Path
 
-from pwh.airflow_local import (
-    WAREHOUSE_QUEUE,
-    WORKER_CONCURRENCY,
-    admin_password,
-    celery_env,
-    create_warehouse_pool,
-)
-from pwh.orchestration import WAREHOUSE_POOL
+from pwh.airflow_local import WAREHOUSE_QUEUE, admin_password, celery_env, create_warehouse_pool
+from pwh.orchestration import MAX_ACTIVE_TASKS, WAREHOUSE_POOL
 from pwh.settings import load_settings
 
 DAG_ID = "pwh_nightly"
@@ -461,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
         # one worker, on the one queue every pwh task goes to; the pool keeps its writers to one at a time
         services.start(
             "worker",
-            [AIRFLOW, "celery", "worker", "--queues", WAREHOUSE_QUEUE, "--concurrency", str(WORKER_CONCURRENCY),
+            [AIRFLOW, "celery", "worker", "--queues", WAREHOUSE_QUEUE, "--concurrency", str(MAX_ACTIVE_TASKS),
              "--celery-hostname", f"{WAREHOUSE_QUEUE}@%h", "--skip-serve-logs"],
             env,
         )  # fmt: skip
@@ -482,7 +476,7 @@ def main(argv: list[str] | None = None) -> int:
             "the Celery worker",
             services,
         )
-        say(f"Celery worker ready: queue {WAREHOUSE_QUEUE}, concurrency {WORKER_CONCURRENCY}")
+        say(f"Celery worker ready: queue {WAREHOUSE_QUEUE}, concurrency {MAX_ACTIVE_TASKS}")
         status, _ = api.call("PATCH", f"/api/v2/dags/{DAG_ID}", {"is_paused": False})
         if status != 200:
             raise Failure(f"could not unpause {DAG_ID}: HTTP {status}")
